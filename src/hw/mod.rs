@@ -1,0 +1,50 @@
+//! Hardware edges: the traits the kiosk uses for card readers and feedback
+//! (buzzer/LEDs), and their simulated implementations. Real drivers live in
+//! submodules; nothing here knows about the kiosk's rules.
+
+pub mod sim;
+
+use crate::model::CardUid;
+use std::time::Duration;
+
+/// Errors a card reader reports to the kiosk loop.
+#[derive(Debug, thiserror::Error)]
+pub enum ReaderError {
+    #[error("reader not available: {0}")]
+    Unavailable(String),
+    #[error("reader fault: {0}")]
+    Fault(String),
+    #[error("reader closed")]
+    Closed,
+}
+
+/// A source of card taps. `next_tap` returns one UID per physical tap: a card
+/// held on the reader is reported once, however many polls it stays there.
+pub trait CardReader: Send {
+    /// Waits up to `timeout` for the next tap.
+    fn next_tap(&mut self, timeout: Duration) -> Result<Option<CardUid>, ReaderError>;
+    /// A one-line description for diagnostics (chip version, device path).
+    fn describe(&self) -> String;
+}
+
+/// Feedback patterns the kiosk can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signal {
+    Ok,
+    Error,
+    Unknown,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndicatorError {
+    #[error("indicator not available: {0}")]
+    Unavailable(String),
+    #[error("indicator fault: {0}")]
+    Fault(String),
+}
+
+/// Buzzer and LEDs.
+pub trait Indicator: Send {
+    fn signal(&mut self, signal: Signal) -> Result<(), IndicatorError>;
+}
