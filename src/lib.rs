@@ -3,5 +3,7 @@
 pub mod clock;
 pub mod core;
 pub mod hw;
+pub mod library;
 pub mod model;
+pub mod player;
 pub mod store;

@@ -1,0 +1,1 @@
+//! Video playback behind the `Player` trait.
