@@ -24,7 +24,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LibraryConfig {
-    /// Where verified videos live (one file per SHA-256).
+    /// Where verified videos live (one file per SHA-256); relative to the data dir.
     pub cache_dir: PathBuf,
     /// Most bytes the cache may hold; eviction keeps it under this.
     pub quota_bytes: u64,
@@ -46,7 +46,7 @@ pub struct LibraryConfig {
 impl Default for LibraryConfig {
     fn default() -> Self {
         LibraryConfig {
-            cache_dir: PathBuf::from("/var/lib/microclass/cache"),
+            cache_dir: PathBuf::from("cache"),
             quota_bytes: 24 * 1024 * 1024 * 1024,
             min_free_bytes: 1024 * 1024 * 1024,
             protect_days: 7,
@@ -61,6 +61,10 @@ impl Default for LibraryConfig {
 }
 
 impl LibraryConfig {
+    /// This config with `cache_dir` made absolute against the device's data dir.
+    pub fn resolved(&self, data_dir: &std::path::Path) -> LibraryConfig {
+        LibraryConfig { cache_dir: data_dir.join(&self.cache_dir), ..self.clone() }
+    }
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms.max(1))
     }
