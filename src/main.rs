@@ -29,6 +29,12 @@ enum Command {
     Ctl(cli::tap::CtlArgs),
     /// Load the demonstration roster and catalogue.
     DemoData(cli::demo::DemoArgs),
+    /// Download the courses the catalogue lists into the cache.
+    Fetch(cli::fetch::FetchArgs),
+    /// Import courses from a USB stick folder (verified by hash).
+    Import(cli::import::ImportArgs),
+    /// Write a USB stick folder from the course cache.
+    Export(cli::export::ExportArgs),
 }
 
 fn main() {
@@ -49,6 +55,9 @@ fn main() {
 fn dispatch(cli: Cli) -> Result<i32> {
     let config = cli.config.as_deref();
     match cli.command {
+        Command::Fetch(args) => return cli::fetch::run(args, config),
+        Command::Import(args) => return cli::import::run(args, config),
+        Command::Export(args) => return cli::export::run(args, config),
         Command::Run(args) => {
             let fallback = args.data_dir.clone().unwrap_or_else(cli::demo_data_dir);
             let sim = matches!(args.board, Some(cli::run::BoardArg::Sim));

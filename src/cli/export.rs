@@ -2,8 +2,8 @@
 //! files) from the cache. Only wiring: the work is in `library::usb`.
 
 use super::fetch::{LibraryOpts, StderrBar};
-use crate::library::usb;
-use std::path::PathBuf;
+use microclass::library::usb;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
@@ -17,8 +17,8 @@ pub struct ExportArgs {
 }
 
 /// Exit code 0 when every catalogue file was exported, 1 when some were not cached or bad.
-pub fn run(args: ExportArgs) -> anyhow::Result<i32> {
-    let opened = args.lib.open()?;
+pub fn run(args: ExportArgs, config: Option<&Path>) -> anyhow::Result<i32> {
+    let opened = args.lib.open(config)?;
     let mut bar = StderrBar::new(args.lib.quiet);
     let only = (!args.courses.is_empty()).then_some(args.courses.as_slice());
     let rep = usb::export(opened.store.conn(), &opened.cfg, &args.dir, only, &mut bar)?;

@@ -2,27 +2,25 @@
 //! progress bar on stderr. Also the shared setup of the library commands
 //! (config, database, cache dir). Only wiring: the work is in `library::sync`.
 
-use crate::clock::SystemClock;
-use crate::config::Config;
-use crate::library::catalog::Catalog;
-use crate::library::download::RealSleeper;
-use crate::library::http::HttpClient;
-use crate::library::progress::{bar_line, Progress, ProgressSink};
-use crate::library::sync::Syncer;
-use crate::library::{catalog, index, integrity, LibraryConfig};
-use crate::store::Store;
-use anyhow::{bail, Context};
+use microclass::clock::SystemClock;
+use microclass::config::Config;
+use microclass::library::catalog::Catalog;
+use microclass::library::download::RealSleeper;
+use microclass::library::http::HttpClient;
+use microclass::library::progress::{bar_line, Progress, ProgressSink};
+use microclass::library::sync::Syncer;
+use microclass::library::{catalog, index, integrity, LibraryConfig};
+use microclass::store::Store;
+use anyhow::Context;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Where the library commands find the device's database and cache.
+/// Where the library commands find the device's database and cache (from the
+/// config's [device] data_dir and [library] section unless overridden).
 #[derive(clap::Args, Debug, Clone)]
 pub struct LibraryOpts {
-    /// Device config file (its [device] data_dir and [library] section are used).
-    #[arg(long, env = "MICROCLASS_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// SQLite database (overrides the config).
+    /// SQLite database (overrides the config; with it no config file is needed).
     #[arg(long)]
     pub db: Option<PathBuf>,
     /// Cache directory (overrides the config).
@@ -41,17 +39,15 @@ pub struct Opened {
 }
 
 impl LibraryOpts {
-    pub fn open(&self) -> anyhow::Result<Opened> {
-        let config = match &self.config {
-            Some(p) => Some(Config::load(p)?),
-            None => None,
-        };
-        let (mut cfg, db, centre) = match &config {
-            Some(c) => (c.library.resolved(&c.device.data_dir), c.db_path(), Some(c.device.centre.clone())),
-            None => {
-                let Some(db) = &self.db else { bail!("give --config or --db") };
+    pub fn open(&self, config: Option<&Path>) -> anyhow::Result<Opened> {
+        let (mut cfg, db, centre) = match (&self.db, config) {
+            (Some(db), None) => {
                 let dir = db.parent().map(PathBuf::from).unwrap_or_default();
                 (LibraryConfig::default().resolved(&dir), db.clone(), None)
+            }
+            _ => {
+                let c: Config = super::load_config(config, Some(&super::demo_data_dir()))?;
+                (c.library.resolved(&c.device.data_dir), c.db_path(), Some(c.device.centre.clone()))
             }
         };
         if let Some(dir) = &self.cache_dir {
@@ -120,8 +116,8 @@ pub struct FetchArgs {
 }
 
 /// Exit code 0 when every wanted file is cached, 1 when some are not.
-pub fn run(args: FetchArgs) -> anyhow::Result<i32> {
-    let opened = args.lib.open()?;
+pub fn run(args: FetchArgs, config: Option<&Path>) -> anyhow::Result<i32> {
+    let opened = args.lib.open(config)?;
     let conn = opened.store.conn();
     let cfg = &opened.cfg;
     if args.list {

@@ -2,9 +2,9 @@
 //! each file verified by hash. Only wiring: the work is in `library::usb`.
 
 use super::fetch::{LibraryOpts, StderrBar};
-use crate::clock::SystemClock;
-use crate::library::usb;
-use std::path::PathBuf;
+use microclass::clock::SystemClock;
+use microclass::library::usb;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct ImportArgs {
@@ -15,8 +15,8 @@ pub struct ImportArgs {
 }
 
 /// Exit code 0 when everything the catalogue wants is now cached, 1 otherwise.
-pub fn run(args: ImportArgs) -> anyhow::Result<i32> {
-    let opened = args.lib.open()?;
+pub fn run(args: ImportArgs, config: Option<&Path>) -> anyhow::Result<i32> {
+    let opened = args.lib.open(config)?;
     let mut bar = StderrBar::new(args.lib.quiet);
     let rep = usb::import(opened.store.conn(), &opened.cfg, &SystemClock::new(), &args.dir, opened.centre.as_deref(), &mut bar)?;
     bar.finish();

@@ -2,6 +2,9 @@
 //! by the subcommands. Each subcommand lives in its own file.
 
 pub mod demo;
+pub mod export;
+pub mod fetch;
+pub mod import;
 pub mod run;
 pub mod tap;
 
