@@ -144,12 +144,12 @@ impl Downloader<'_> {
                     }
                     let mismatch =
                         DownloadError::HashMismatch { url: job.url.clone(), expected: job.sha256.clone(), actual };
+                    let resumed = st.resumed;
                     truncate(&mut st).map_err(|e| io_err(&part_path, e))?;
                     // Bytes kept from an earlier pass may be what is wrong: one clean retry.
-                    if st.resumed && !restarted_after_mismatch {
+                    if resumed && !restarted_after_mismatch {
                         tracing::warn!(url = %job.url, "hash mismatch on a resumed download; fetching it again from the start");
                         restarted_after_mismatch = true;
-                        st.resumed = false;
                         continue;
                     }
                     drop(st);

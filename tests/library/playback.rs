@@ -1,0 +1,1 @@
+//! GStreamer playback tests (headless).
