@@ -1,7 +1,10 @@
 //! microclass: sign-in terminal controller for community micro-classrooms.
 
 pub mod clock;
+pub mod clock_watch;
 pub mod core;
 pub mod hw;
 pub mod model;
+pub mod provision;
+pub mod service;
 pub mod store;
