@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod clock_watch;
+pub mod config;
 pub mod core;
 pub mod hw;
 pub mod model;

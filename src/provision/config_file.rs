@@ -11,20 +11,24 @@ use std::path::{Path, PathBuf};
 use toml_edit::{DocumentMut, Item, Table};
 
 /// Where each provisioned value lives in the config file: (table, key).
+/// Where each provisioned value lives in the config file: (table, key).
+/// The layout is `crate::config::Config`'s; `[hub]` keys are the uplink's.
 pub mod keys {
     pub const DISTRICT: (&str, &str) = ("device", "district");
     pub const CENTRE: (&str, &str) = ("device", "centre");
     pub const DEVICE_ID: (&str, &str) = ("device", "id");
-    pub const BOARD: (&str, &str) = ("device", "board");
+    pub const DATA_DIR: (&str, &str) = ("device", "data_dir");
+    pub const BOARD_KIND: (&str, &str) = ("board", "kind");
+    pub const BOARD_FILE: (&str, &str) = ("board", "file");
+    pub const USB_READER: (&str, &str) = ("board", "usb_reader");
     pub const HUB_URL: (&str, &str) = ("hub", "url");
     pub const CA_FILE: (&str, &str) = ("hub", "ca_file");
-    pub const CLIENT_CERT: (&str, &str) = ("hub", "client_cert");
-    pub const CLIENT_KEY: (&str, &str) = ("hub", "client_key");
+    pub const CLIENT_CERT: (&str, &str) = ("hub", "client_cert_file");
+    pub const CLIENT_KEY: (&str, &str) = ("hub", "client_key_file");
     pub const USERNAME: (&str, &str) = ("hub", "username");
-    pub const PASSWORD: (&str, &str) = ("hub", "password");
-    pub const SIGNING_KEY: (&str, &str) = ("hub", "signing_key");
-    pub const PIN_HASH: (&str, &str) = ("technician", "pin_hash");
-    pub const DATA_DIR: (&str, &str) = ("storage", "data_dir");
+    pub const PASSWORD_FILE: (&str, &str) = ("hub", "password_file");
+    pub const SIGNING_KEY: (&str, &str) = ("hub", "hub_public_key");
+    pub const PIN_HASH: (&str, &str) = ("ui", "technician_pin_hash");
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -212,11 +216,11 @@ language = \"zh-CN\"\n";
         let p = dir.path().join("c.toml");
         let mut f = ConfigFile::load(&p).unwrap();
         f.set(keys::USERNAME, "u").unwrap();
-        f.set(keys::PASSWORD, "p").unwrap();
-        f.remove(keys::PASSWORD);
+        f.set(keys::PASSWORD_FILE, "p").unwrap();
+        f.remove(keys::PASSWORD_FILE);
         f.remove(("nope", "nothing"));
         assert_eq!(f.get(keys::USERNAME).as_deref(), Some("u"));
-        assert_eq!(f.get(keys::PASSWORD), None);
+        assert_eq!(f.get(keys::PASSWORD_FILE), None);
     }
 
     #[test]

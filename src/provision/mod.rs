@@ -74,6 +74,8 @@ pub enum ProvisionError {
     Invalid(Vec<FieldError>),
     #[error(transparent)]
     Hash(#[from] pin::PinHashError),
+    #[error("the resulting config file would not load: {0}")]
+    Config(String),
 }
 
 /// The provisioned settings as they stand in a config file.
@@ -82,10 +84,13 @@ pub struct DeviceSettings {
     pub district: Option<String>,
     pub centre: Option<String>,
     pub device_id: Option<String>,
+    /// "sim" or the absolute path of the board file.
     pub board: Option<String>,
     pub hub_url: Option<String>,
     pub tls: TlsFiles,
     pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// The hub password: as just given, or read from `password_file`.
     pub password: Option<String>,
     pub signing_key: Option<String>,
     pub pin_hash: Option<String>,
@@ -93,12 +98,27 @@ pub struct DeviceSettings {
 }
 
 impl DeviceSettings {
-    pub fn from_file(f: &ConfigFile) -> Self {
+    /// Reads the settings from a loaded file; the password comes from its file
+    /// unless `new_password` gives it (not written yet).
+    pub fn from_file(f: &ConfigFile, new_password: Option<&str>) -> Self {
+        let board = match f.get(keys::BOARD_KIND).as_deref() {
+            Some("pi") => f.get(keys::BOARD_FILE).or_else(|| f.get(keys::USB_READER).map(|_| "usb".into())),
+            Some(other) => Some(other.to_string()),
+            None => None,
+        };
+        let password_file = f.get(keys::PASSWORD_FILE).map(PathBuf::from);
+        let password = match new_password {
+            Some(p) => Some(p.to_string()).filter(|p| !p.is_empty()),
+            None => password_file
+                .as_deref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .map(|t| t.trim_end_matches(['\r', '\n']).to_string()),
+        };
         DeviceSettings {
             district: f.get(keys::DISTRICT),
             centre: f.get(keys::CENTRE),
             device_id: f.get(keys::DEVICE_ID),
-            board: f.get(keys::BOARD),
+            board,
             hub_url: f.get(keys::HUB_URL),
             tls: TlsFiles {
                 ca: f.get(keys::CA_FILE).map(PathBuf::from),
@@ -106,7 +126,8 @@ impl DeviceSettings {
                 client_key: f.get(keys::CLIENT_KEY).map(PathBuf::from),
             },
             username: f.get(keys::USERNAME),
-            password: f.get(keys::PASSWORD),
+            password_file,
+            password,
             signing_key: f.get(keys::SIGNING_KEY),
             pin_hash: f.get(keys::PIN_HASH),
             data_dir: f.get(keys::DATA_DIR),
@@ -115,13 +136,23 @@ impl DeviceSettings {
 
     /// Loads the settings of the config file at `path` (empty when missing).
     pub fn load(path: &Path) -> Result<Self, ConfigFileError> {
-        Ok(Self::from_file(&ConfigFile::load(path)?))
+        Ok(Self::from_file(&ConfigFile::load(path)?, None))
     }
 
     /// The MQTT client id the device uses on the hub.
     pub fn client_id(&self) -> Option<String> {
-        Some(format!("{}-{}", self.centre.as_deref()?, self.device_id.as_deref()?))
+        Some(format!(
+            "mc-{}-{}-{}",
+            self.district.as_deref()?,
+            self.centre.as_deref()?,
+            self.device_id.as_deref()?
+        ))
     }
+}
+
+/// The file the hub password is kept in, next to the config file.
+pub fn password_file_for(config: &Path) -> PathBuf {
+    config.with_file_name("hub-password")
 }
 
 fn check_file(field: Field, value: &str, out: &mut Vec<FieldError>) {
@@ -187,8 +218,11 @@ pub fn check_settings(s: &DeviceSettings) -> Vec<FieldError> {
         (None, Some(_)) => out.push(fe(Field::ClientCert, "a private key needs its client certificate")),
         _ => {}
     }
+    if s.password_file.is_some() && s.password.is_none() {
+        out.push(fe(Field::Password, "the password file is missing or unreadable; give the password again"));
+    }
     match (&s.username, &s.password) {
-        (Some(_), None) => out.push(fe(Field::Password, "a username needs a password")),
+        (Some(_), None) if s.password_file.is_none() => out.push(fe(Field::Password, "a username needs a password")),
         (None, Some(_)) => out.push(fe(Field::Username, "a password needs a username")),
         _ => {}
     }
@@ -242,14 +276,31 @@ pub fn apply(file: &mut ConfigFile, a: &ProvisionAnswers) -> Result<DeviceSettin
         (keys::DISTRICT, &a.district),
         (keys::CENTRE, &a.centre),
         (keys::DEVICE_ID, &a.device_id),
-        (keys::BOARD, &a.board),
         (keys::CA_FILE, &a.ca_file),
         (keys::CLIENT_CERT, &a.client_cert),
         (keys::CLIENT_KEY, &a.client_key),
         (keys::USERNAME, &a.username),
-        (keys::PASSWORD, &a.password),
     ] {
         set_or_remove(file, key, v)?;
+    }
+    match a.board.as_deref() {
+        None => {}
+        Some(b) if validate::BUILTIN_BOARDS.contains(&b) => {
+            file.set(keys::BOARD_KIND, b)?;
+            file.remove(keys::BOARD_FILE);
+        }
+        Some(path) => {
+            file.set(keys::BOARD_KIND, "pi")?;
+            file.set(keys::BOARD_FILE, path)?;
+        }
+    }
+    match a.password.as_deref() {
+        None => {}
+        Some("") => file.remove(keys::PASSWORD_FILE),
+        Some(_) => {
+            let pw_file = password_file_for(file.path());
+            file.set(keys::PASSWORD_FILE, &pw_file.to_string_lossy())?;
+        }
     }
     if let Some(Ok(url)) = a.hub_url.as_deref().map(validate::parse_hub_url) {
         file.set(keys::HUB_URL, &url.to_string())?;
@@ -260,12 +311,25 @@ pub fn apply(file: &mut ConfigFile, a: &ProvisionAnswers) -> Result<DeviceSettin
     if let Some(p) = &a.technician_pin {
         file.set(keys::PIN_HASH, &pin::hash_pin(p)?)?;
     }
-    let settings = DeviceSettings::from_file(file);
+    let settings = DeviceSettings::from_file(file, a.password.as_deref());
     let problems = check_settings(&settings);
     if !problems.is_empty() {
         return Err(ProvisionError::Invalid(problems));
     }
+    crate::config::Config::parse(&file.render()).map_err(ProvisionError::Config)?;
     Ok(settings)
+}
+
+/// Writes what `apply` prepared: the password file first (0600, when a new
+/// password was given), then the config file. Each write is atomic.
+pub fn commit(file: &ConfigFile, a: &ProvisionAnswers) -> Result<(), ProvisionError> {
+    if let Some(pw) = a.password.as_deref().filter(|p| !p.is_empty()) {
+        let path = password_file_for(file.path());
+        config_file::write_atomic(&path, pw.as_bytes())
+            .map_err(|source| ConfigFileError::Write { path, source })?;
+    }
+    file.write()?;
+    Ok(())
 }
 
 #[cfg(test)]

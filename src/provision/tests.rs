@@ -72,15 +72,15 @@ fn a_complete_set_of_answers_produces_a_0600_file_with_only_the_pin_hash() {
     let path = dir.path().join("config.toml");
     let mut f = ConfigFile::load(&path).unwrap();
     let s = apply(&mut f, &full_answers(&pki)).unwrap();
-    f.write().unwrap();
+    commit(&f, &full_answers(&pki)).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains("258071"), "plain PIN written");
-    assert!(text.contains("pin_hash = \"$argon2id$"));
+    assert!(text.contains("technician_pin_hash = \"$argon2id$"));
     assert!(text.contains("url = \"mqtts://hub.example.cn:8883\""));
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(DeviceSettings::load(&path).unwrap(), s);
-    assert_eq!(s.client_id().as_deref(), Some("c001-pi-1"));
+    assert_eq!(s.client_id().as_deref(), Some("mc-xh-c001-pi-1"));
 }
 
 #[test]
@@ -212,6 +212,76 @@ fn switching_to_plain_mqtt_with_credentials_clears_the_tls_files() {
     let s = apply(&mut f, &a).unwrap();
     assert_eq!(s.tls, TlsFiles::default());
     assert_eq!(s.hub_url.as_deref(), Some("mqtt://10.1.2.3:1883"));
+    commit(&f, &a).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("s3cret"), "password written into the config file");
+    let pw = password_file_for(&path);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&pw).unwrap().permissions().mode() & 0o777, 0o600);
+    let back = DeviceSettings::load(&path).unwrap();
+    assert_eq!(back.password.as_deref(), Some("s3cret"));
+    assert_eq!(back.password_file, Some(pw));
+}
+
+#[test]
+fn a_password_file_that_went_missing_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let mut f = ConfigFile::load(&path).unwrap();
+    let a = ProvisionAnswers {
+        hub_url: Some("mqtt://10.1.2.3".into()),
+        username: Some("pi-1".into()),
+        password: Some("s3cret".into()),
+        ..full_answers_plain()
+    };
+    apply(&mut f, &a).unwrap();
+    commit(&f, &a).unwrap();
+    std::fs::remove_file(password_file_for(&path)).unwrap();
+    let mut f = ConfigFile::load(&path).unwrap();
+    let e = apply(&mut f, &ProvisionAnswers { centre: Some("c9".into()), ..Default::default() }).unwrap_err();
+    assert_eq!(fields(e), vec![Field::Password]);
+}
+
+#[test]
+fn a_board_file_sets_the_pi_board_and_sim_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let board = dir.path().join("pi4.toml");
+    std::fs::write(&board, "[reader]\nkind = \"mfrc522\"\n").unwrap();
+    let path = dir.path().join("config.toml");
+    let mut f = ConfigFile::load(&path).unwrap();
+    let a = ProvisionAnswers { board: Some(board.to_string_lossy().into_owned()), ..full_answers_plain() };
+    apply(&mut f, &a).unwrap();
+    assert!(f.render().contains("[board]\nkind = \"pi\"\nfile = "), "{}", f.render());
+    let s = apply(&mut f, &ProvisionAnswers { board: Some("sim".into()), ..Default::default() }).unwrap();
+    assert_eq!(s.board.as_deref(), Some("sim"));
+    assert!(!f.render().contains("file ="));
+}
+
+#[test]
+fn the_written_file_loads_with_the_kiosk_config_loader() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let mut f = ConfigFile::load(&path).unwrap();
+    apply(&mut f, &full_answers(&pki)).unwrap();
+    commit(&f, &full_answers(&pki)).unwrap();
+    let c = crate::config::Config::load(&path).unwrap();
+    assert_eq!(c.device.centre, "c001");
+    assert_eq!(c.hub.url, "mqtts://hub.example.cn:8883");
+    assert!(c.ui.technician_pin_hash.unwrap().starts_with("$argon2id$"));
+}
+
+fn full_answers_plain() -> ProvisionAnswers {
+    ProvisionAnswers {
+        district: Some("xh".into()),
+        centre: Some("c001".into()),
+        device_id: Some("pi-1".into()),
+        hub_url: Some("mqtt://10.1.2.3".into()),
+        signing_key: Some(signing_key()),
+        board: Some("sim".into()),
+        technician_pin: Some("258071".into()),
+        ..Default::default()
+    }
 }
 
 #[test]
