@@ -4,6 +4,7 @@ pub mod clock;
 pub mod clock_watch;
 pub mod config;
 pub mod core;
+pub mod doctor;
 pub mod hw;
 pub mod model;
 pub mod provision;
