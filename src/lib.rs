@@ -1,9 +1,11 @@
 //! microclass: sign-in terminal controller for community micro-classrooms.
 
+pub mod app;
 pub mod clock;
 pub mod clock_watch;
 pub mod config;
 pub mod core;
+pub mod demo;
 pub mod doctor;
 pub mod hw;
 pub mod model;

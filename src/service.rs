@@ -1,7 +1,7 @@
 //! The glue between the kiosk process and systemd: sd_notify messages
 //! (READY=1, WATCHDOG=1, STOPPING=1, STATUS=), the watchdog fed from the main
-//! loop, the SIGTERM/SIGINT shutdown flag and the test hook that wedges the
-//! main loop.
+//! loop, and the test hook that wedges the main loop. SIGTERM itself is the run
+//! loop's `stop` flag (signal-hook); a wedged loop still honours it.
 //!
 //! It must never feed the watchdog from a thread of its own: the pings prove
 //! that the main loop still turns, so only the loop's `Watchdog::feed` sends
@@ -24,8 +24,6 @@ pub enum ServiceError {
     BadSocket(String),
     #[error("cannot send {state:?} to the service manager: {source}")]
     Send { state: String, source: io::Error },
-    #[error("cannot install the signal handler: {0}")]
-    Signal(io::Error),
 }
 
 /// Sends sd_notify datagrams to the socket systemd gave us.
@@ -161,54 +159,6 @@ impl Watchdog {
     }
 }
 
-static TERM_REQUESTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_term_signal(_sig: libc::c_int) {
-    // Only an atomic store: the one thing that is async-signal-safe here.
-    TERM_REQUESTED.store(true, Ordering::SeqCst);
-}
-
-/// The shutdown request the run loop polls: set by SIGTERM/SIGINT or by `request`.
-#[derive(Clone, Default)]
-pub struct Shutdown {
-    local: Arc<AtomicBool>,
-    signals: bool,
-}
-
-impl Shutdown {
-    /// A flag set only by `request` (tests, UI).
-    pub fn manual() -> Self {
-        Shutdown::default()
-    }
-
-    /// Installs SIGTERM and SIGINT handlers that set the flag.
-    pub fn install_signal_handlers() -> Result<Self, ServiceError> {
-        for sig in [libc::SIGTERM, libc::SIGINT] {
-            // SAFETY: the handler only stores to a static atomic; the sigaction
-            // struct is fully initialised before the call.
-            let rc = unsafe {
-                let mut act: libc::sigaction = std::mem::zeroed();
-                act.sa_sigaction = on_term_signal as *const () as libc::sighandler_t;
-                act.sa_flags = libc::SA_RESTART;
-                libc::sigemptyset(&mut act.sa_mask);
-                libc::sigaction(sig, &act, std::ptr::null_mut())
-            };
-            if rc != 0 {
-                return Err(ServiceError::Signal(io::Error::last_os_error()));
-            }
-        }
-        Ok(Shutdown { local: Arc::new(AtomicBool::new(false)), signals: true })
-    }
-
-    pub fn request(&self) {
-        self.local.store(true, Ordering::SeqCst);
-    }
-
-    pub fn requested(&self) -> bool {
-        self.local.load(Ordering::SeqCst) || (self.signals && TERM_REQUESTED.load(Ordering::SeqCst))
-    }
-}
-
 /// Test hook: wedges the main loop after a delay so the watchdog stops being fed.
 #[derive(Debug, Clone, Copy)]
 pub struct WedgeHook {
@@ -237,14 +187,73 @@ impl WedgeHook {
     }
 
     /// Called by the run loop each iteration: when due, blocks the loop (no more
-    /// iterations, so no more watchdog pings) until a shutdown is requested.
-    pub fn check(&self, clock: &dyn Clock, shutdown: &Shutdown) {
+    /// iterations, so no more watchdog pings) until `stop` is set (SIGTERM).
+    pub fn check(&self, clock: &dyn Clock, stop: &AtomicBool) {
         if !self.due(clock) {
             return;
         }
         tracing::warn!("test hook {WEDGE_ENV}: main loop wedged on purpose");
-        while !shutdown.requested() {
+        while !stop.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// What the run loop needs from systemd, in one place: READY=1 once, then per
+/// iteration the wedge hook and the watchdog, and STOPPING=1 at the end.
+/// Errors talking to systemd are logged, never fatal: the kiosk keeps serving.
+pub struct ServiceHooks {
+    notifier: Arc<Notifier>,
+    watchdog: Watchdog,
+    wedge: WedgeHook,
+    clock: Arc<dyn Clock>,
+    stop: Arc<AtomicBool>,
+}
+
+impl ServiceHooks {
+    /// From the process environment (NOTIFY_SOCKET, WATCHDOG_USEC, the wedge hook).
+    /// `stop` is the flag SIGTERM sets; a wedged loop still honours it.
+    pub fn from_env(clock: Arc<dyn Clock>, stop: Arc<AtomicBool>) -> Self {
+        let notifier = Arc::new(Notifier::from_env().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "not notifying systemd");
+            Notifier::disabled()
+        }));
+        let watchdog = Watchdog::from_env(notifier.clone(), clock.clone());
+        let wedge = WedgeHook::from_env(clock.as_ref());
+        if let Some(i) = watchdog.interval() {
+            tracing::info!(interval_ms = i.as_millis() as u64, "systemd watchdog enabled");
+        }
+        Self::with_parts(notifier, watchdog, wedge, clock, stop)
+    }
+
+    pub fn with_parts(
+        notifier: Arc<Notifier>,
+        watchdog: Watchdog,
+        wedge: WedgeHook,
+        clock: Arc<dyn Clock>,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        ServiceHooks { notifier, watchdog, wedge, clock, stop }
+    }
+
+    /// The kiosk is serving: tells systemd (READY=1) with a status line.
+    pub fn ready(&mut self, status: &str) {
+        if let Err(e) = self.notifier.ready().and_then(|_| self.notifier.status(status)) {
+            tracing::warn!(error = %e, "READY=1 not delivered");
+        }
+        self.watchdog.feed();
+    }
+
+    /// Once per main-loop turn.
+    pub fn iteration(&mut self) {
+        self.wedge.check(self.clock.as_ref(), &self.stop);
+        self.watchdog.feed();
+    }
+
+    /// The loop has ended and state is being closed.
+    pub fn stopping(&self) {
+        if let Err(e) = self.notifier.stopping() {
+            tracing::warn!(error = %e, "STOPPING=1 not delivered");
         }
     }
 }
@@ -360,14 +369,35 @@ mod tests {
     fn a_wedged_loop_is_released_by_a_shutdown_request() {
         let clock = TestClock::at(0);
         let h = WedgeHook::from_value(Some("0"), &clock);
-        let stop = Shutdown::manual();
+        let stop = Arc::new(AtomicBool::new(false));
         let s2 = stop.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(100));
-            s2.request();
+            s2.store(true, Ordering::SeqCst);
         });
         h.check(&clock, &stop);
-        assert!(stop.requested());
+        assert!(stop.load(Ordering::SeqCst));
         t.join().unwrap();
+    }
+
+    #[test]
+    fn the_hooks_announce_ready_then_ping_each_due_iteration_then_stopping() {
+        let (_d, sock, path) = bound_socket();
+        let clock = TestClock::at(0);
+        let c: Arc<dyn Clock> = Arc::new(clock.clone());
+        let n = Arc::new(Notifier::to_socket(&path).unwrap());
+        let w = Watchdog::from_lookup(n.clone(), c.clone(), vars(&[("WATCHDOG_USEC", "1000000")]), 1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut h = ServiceHooks::with_parts(n, w, WedgeHook::disabled(), c, stop);
+        h.ready("serving");
+        assert!(recv(&sock).starts_with("READY=1"));
+        assert_eq!(recv(&sock), "STATUS=serving");
+        assert_eq!(recv(&sock), "WATCHDOG=1");
+        h.iteration();
+        clock.advance_ms(500);
+        h.iteration();
+        assert_eq!(recv(&sock), "WATCHDOG=1");
+        h.stopping();
+        assert_eq!(recv(&sock), "STOPPING=1");
     }
 }

@@ -8,6 +8,8 @@ pub mod migrations;
 pub mod outbox;
 pub mod roster;
 pub mod sessions;
+#[cfg(test)]
+mod store_tests;
 
 use rusqlite::{Connection, ErrorCode};
 use std::path::{Path, PathBuf};
