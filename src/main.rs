@@ -29,6 +29,10 @@ enum Command {
     Ctl(cli::tap::CtlArgs),
     /// Load the demonstration roster and catalogue.
     DemoData(cli::demo::DemoArgs),
+    /// Write or change the device configuration (prompts, or flags for scripts).
+    Provision(cli::provision::ProvisionArgs),
+    /// Check the hardware, storage, clock and hub link; non-zero exit on a failure.
+    Doctor(cli::doctor::DoctorArgs),
 }
 
 fn main() {
@@ -73,6 +77,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let cfg = cli::load_config(config, Some(&cli::demo_data_dir()))?;
             cli::demo::run(args, &cfg)?;
         }
+        Command::Provision(args) => return cli::provision::run(args, config),
+        Command::Doctor(args) => return Ok(cli::doctor::run(args, config)),
     }
     Ok(0)
 }

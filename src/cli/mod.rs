@@ -2,6 +2,8 @@
 //! by the subcommands. Each subcommand lives in its own file.
 
 pub mod demo;
+pub mod doctor;
+pub mod provision;
 pub mod run;
 pub mod tap;
 

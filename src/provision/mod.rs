@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 pub use tls::TlsFiles;
 pub use validate::HubUrl;
 
+/// The message of a required value that is neither in the file nor given.
+pub const NOT_SET: &str = "not set yet";
+
 /// Default location of the config file installed by the package.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/microclass/config.toml";
 
@@ -206,7 +209,7 @@ pub fn check_settings(s: &DeviceSettings) -> Vec<FieldError> {
     ];
     for (field, v) in required {
         if v.is_none() {
-            out.push(fe(field, "not set yet"));
+            out.push(fe(field, NOT_SET));
         }
     }
     let url = s.hub_url.as_deref().map(validate::parse_hub_url);
