@@ -130,13 +130,18 @@ impl ConfigFile {
 /// Replaces `path` with `bytes` so that readers see the old or the new file,
 /// never a torn one, even across a power cut.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_owned(path, bytes, None)
+}
+
+/// As `write_atomic`; a new file gets `owner` (uid, gid), an existing one keeps its own.
+pub fn write_atomic_owned(path: &Path, bytes: &[u8], owner: Option<(u32, u32)>) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let previous_owner = fs::metadata(path).ok().map(|m| (m.uid(), m.gid()));
+    let previous_owner = fs::metadata(path).ok().map(|m| (m.uid(), m.gid())).or(owner);
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
         // The mode above is filtered by the umask and ignored for an old file.
@@ -249,5 +254,24 @@ language = \"zh-CN\"\n";
         let mut f = ConfigFile::load(&p).unwrap();
         f.set(keys::CENTRE, "c1").unwrap();
         assert!(matches!(f.write(), Err(ConfigFileError::Write { .. })));
+    }
+
+    #[test]
+    fn a_new_file_takes_the_given_owner_and_an_existing_one_keeps_its_own() {
+        // Giving a file away needs root; elsewhere the owner stays ours.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("secret");
+        let root = unsafe { libc::geteuid() } == 0;
+        write_atomic_owned(&p, b"x", Some((4242, 4243))).unwrap();
+        let m = fs::metadata(&p).unwrap();
+        if root {
+            assert_eq!((m.uid(), m.gid()), (4242, 4243));
+            write_atomic_owned(&p, b"y", Some((1, 1))).unwrap();
+            let m = fs::metadata(&p).unwrap();
+            assert_eq!((m.uid(), m.gid()), (4242, 4243));
+        } else {
+            assert_eq!(m.uid(), unsafe { libc::geteuid() });
+        }
+        assert_eq!(fs::read(&p).unwrap(), if root { b"y".to_vec() } else { b"x".to_vec() });
     }
 }

@@ -328,7 +328,12 @@ pub fn apply(file: &mut ConfigFile, a: &ProvisionAnswers) -> Result<DeviceSettin
 pub fn commit(file: &ConfigFile, a: &ProvisionAnswers) -> Result<(), ProvisionError> {
     if let Some(pw) = a.password.as_deref().filter(|p| !p.is_empty()) {
         let path = password_file_for(file.path());
-        config_file::write_atomic(&path, pw.as_bytes())
+        // Readable by whoever reads the config (the service user), not by root only.
+        let owner = std::fs::metadata(file.path()).ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            (m.uid(), m.gid())
+        });
+        config_file::write_atomic_owned(&path, pw.as_bytes(), owner)
             .map_err(|source| ConfigFileError::Write { path, source })?;
     }
     file.write()?;
