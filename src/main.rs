@@ -27,6 +27,8 @@ enum Command {
     Tap(cli::tap::TapArgs),
     /// Send a screen action to a running kiosk (start-session, end-session, rate 5, ...).
     Ctl(cli::tap::CtlArgs),
+    /// Run a benchmark (prints the measured ratio against its baseline).
+    Bench(cli::bench::BenchArgs),
     /// Load the demonstration roster and catalogue.
     DemoData(cli::demo::DemoArgs),
     /// Write or change the device configuration (prompts, or flags for scripts).
@@ -73,6 +75,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             };
             cli::tap::ctl(args, socket)?;
         }
+        Command::Bench(args) => cli::bench::run(args)?,
         Command::DemoData(args) => {
             let cfg = cli::load_config(config, Some(&cli::demo_data_dir()))?;
             cli::demo::run(args, &cfg)?;
