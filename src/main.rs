@@ -27,6 +27,8 @@ enum Command {
     Tap(cli::tap::TapArgs),
     /// Send a screen action to a running kiosk (start-session, end-session, rate 5, ...).
     Ctl(cli::tap::CtlArgs),
+    /// Run a benchmark (prints the measured ratio against its baseline).
+    Bench(cli::bench::BenchArgs),
     /// Load the demonstration roster and catalogue.
     DemoData(cli::demo::DemoArgs),
     /// Download the courses the catalogue lists into the cache.
@@ -35,6 +37,10 @@ enum Command {
     Import(cli::import::ImportArgs),
     /// Write a USB stick folder from the course cache.
     Export(cli::export::ExportArgs),
+    /// Write or change the device configuration (prompts, or flags for scripts).
+    Provision(cli::provision::ProvisionArgs),
+    /// Check the hardware, storage, clock and hub link; non-zero exit on a failure.
+    Doctor(cli::doctor::DoctorArgs),
 }
 
 fn main() {
@@ -78,10 +84,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
             };
             cli::tap::ctl(args, socket)?;
         }
+        Command::Bench(args) => cli::bench::run(args)?,
         Command::DemoData(args) => {
             let cfg = cli::load_config(config, Some(&cli::demo_data_dir()))?;
             cli::demo::run(args, &cfg)?;
         }
+        Command::Provision(args) => return cli::provision::run(args, config),
+        Command::Doctor(args) => return Ok(cli::doctor::run(args, config)),
     }
     Ok(0)
 }

@@ -1,10 +1,13 @@
 //! Command-line front end: argument types and the config resolution shared
 //! by the subcommands. Each subcommand lives in its own file.
 
+pub mod bench;
 pub mod demo;
 pub mod export;
 pub mod fetch;
 pub mod import;
+pub mod doctor;
+pub mod provision;
 pub mod run;
 pub mod tap;
 
