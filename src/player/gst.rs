@@ -131,21 +131,34 @@ impl GstPlayer {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sets a state and waits (bounded) for it; a media error on the way is returned.
+    /// Sets a state and waits (bounded) for it, watching the bus: a media error
+    /// on the way is returned at once instead of after the whole wait.
     fn change(&mut self, state: gst::State, what: &'static str) -> Result<(), PlayerError> {
         let set = self.playbin.set_state(state);
-        let (res, _, _) = self.playbin.state(Some(gst::ClockTime::from_nseconds(self.opts.wait.as_nanos() as u64)));
-        if set.is_err() || res.is_err() {
-            // Read the error before going to NULL: that flushes the bus.
-            let err = self.wait_error(Duration::from_millis(500));
-            let _ = self.playbin.set_state(gst::State::Null);
-            self.playing = false;
-            return Err(err.unwrap_or(PlayerError::Media { problem: MediaProblem::Other, message: format!("could not {what}") }));
+        let deadline = std::time::Instant::now() + self.opts.wait;
+        let mut outcome = if set.is_err() { Err(None) } else { Ok(()) };
+        while outcome.is_ok() {
+            let (res, _, _) = self.playbin.state(Some(gst::ClockTime::from_mseconds(50)));
+            match res {
+                Err(_) => outcome = Err(self.wait_error(Duration::from_millis(500))),
+                Ok(gst::StateChangeSuccess::Async) => {
+                    if let Some(e) = self.wait_error(Duration::ZERO) {
+                        outcome = Err(Some(e));
+                    } else if std::time::Instant::now() >= deadline {
+                        outcome = Err(Some(PlayerError::Timeout(what)));
+                    }
+                }
+                Ok(_) => return Ok(()),
+            }
         }
-        if res == Ok(gst::StateChangeSuccess::Async) {
-            return Err(PlayerError::Timeout(what));
-        }
-        Ok(())
+        let err = match outcome {
+            Err(Some(e)) => e,
+            _ => self.wait_error(Duration::from_millis(500)).unwrap_or(PlayerError::Media { problem: MediaProblem::Other, message: format!("could not {what}") }),
+        };
+        // Going to NULL flushes the bus, so only after the error was read.
+        let _ = self.playbin.set_state(gst::State::Null);
+        self.playing = false;
+        Err(err)
     }
 
     /// Waits (bounded) for an error on the bus; other messages become queued events.
@@ -154,7 +167,11 @@ impl GstPlayer {
         let deadline = std::time::Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let msg = bus.timed_pop_filtered(Some(Self::clock_time(left)), &WATCHED)?;
+            let msg = if left.is_zero() {
+                bus.pop_filtered(&WATCHED)?
+            } else {
+                bus.timed_pop_filtered(Some(Self::clock_time(left)), &WATCHED)?
+            };
             match self.translate(&msg) {
                 Some(PlayerEvent::Error { problem, message, .. }) => return Some(PlayerError::Media { problem, message }),
                 Some(ev) => self.events.push_back(ev),
