@@ -2,6 +2,7 @@
 //! (buzzer/LEDs), and their simulated implementations. Real drivers live in
 //! submodules; nothing here knows about the kiosk's rules.
 
+pub mod mfrc522;
 pub mod sim;
 
 use crate::model::CardUid;
