@@ -3,6 +3,8 @@
 //! submodules; nothing here knows about the kiosk's rules.
 
 pub mod mfrc522;
+pub mod mfrc522_reader;
+pub mod presence;
 pub mod sim;
 
 use crate::model::CardUid;
