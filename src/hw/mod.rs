@@ -2,10 +2,12 @@
 //! (buzzer/LEDs), and their simulated implementations. Real drivers live in
 //! submodules; nothing here knows about the kiosk's rules.
 
+pub mod evdev_source;
 pub mod mfrc522;
 pub mod mfrc522_reader;
 pub mod presence;
 pub mod sim;
+pub mod usb_wedge;
 
 use crate::model::CardUid;
 use std::time::Duration;
