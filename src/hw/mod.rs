@@ -3,6 +3,7 @@
 //! submodules; nothing here knows about the kiosk's rules.
 
 pub mod evdev_source;
+pub mod gpio_indicator;
 pub mod mfrc522;
 pub mod mfrc522_reader;
 pub mod presence;
