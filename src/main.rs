@@ -31,6 +31,9 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Load the demonstration roster and catalogue.
     DemoData(cli::demo::DemoArgs),
+    /// Check the device (`doctor reader`: open the card reader and read a card).
+    #[command(subcommand)]
+    Doctor(cli::doctor_reader::DoctorCommand),
 }
 
 fn main() {
@@ -72,6 +75,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             cli::tap::ctl(args, socket)?;
         }
         Command::Bench(args) => cli::bench::run(args)?,
+        Command::Doctor(cli::doctor_reader::DoctorCommand::Reader(args)) => return Ok(cli::doctor_reader::run(args, config)),
         Command::DemoData(args) => {
             let cfg = cli::load_config(config, Some(&cli::demo_data_dir()))?;
             cli::demo::run(args, &cfg)?;

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod doctor_reader;
 pub mod run;
 pub mod tap;
 
