@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod board;
 pub mod clock;
 pub mod clock_watch;
 pub mod config;

@@ -40,6 +40,7 @@ enum Command {
     /// Write or change the device configuration (prompts, or flags for scripts).
     Provision(cli::provision::ProvisionArgs),
     /// Check the hardware, storage, clock and hub link; non-zero exit on a failure.
+    /// `doctor reader` opens the card reader and reads a card.
     Doctor(cli::doctor::DoctorArgs),
 }
 
@@ -90,7 +91,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
             cli::demo::run(args, &cfg)?;
         }
         Command::Provision(args) => return cli::provision::run(args, config),
-        Command::Doctor(args) => return Ok(cli::doctor::run(args, config)),
+        Command::Doctor(args) => {
+            return Ok(match args.check {
+                Some(cli::doctor::DoctorCheck::Reader(r)) => cli::doctor_reader::run(r, config),
+                None => cli::doctor::run(args, config),
+            })
+        }
     }
     Ok(0)
 }

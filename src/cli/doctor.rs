@@ -23,6 +23,15 @@ pub struct DoctorArgs {
     /// Seconds per network step.
     #[arg(long, default_value_t = 5)]
     pub timeout: u64,
+    /// Run one check interactively instead of the whole report.
+    #[command(subcommand)]
+    pub check: Option<DoctorCheck>,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum DoctorCheck {
+    /// Open the card reader, print its chip version or USB device, wait for a card.
+    Reader(super::doctor_reader::DoctorReaderArgs),
 }
 
 pub fn run(args: DoctorArgs, config: Option<&Path>) -> i32 {

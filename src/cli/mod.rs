@@ -3,10 +3,11 @@
 
 pub mod bench;
 pub mod demo;
+pub mod doctor;
+pub mod doctor_reader;
 pub mod export;
 pub mod fetch;
 pub mod import;
-pub mod doctor;
 pub mod provision;
 pub mod run;
 pub mod tap;
