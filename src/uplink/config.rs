@@ -6,15 +6,15 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// How the device reaches the district hub. Every field has a default so an
-/// empty `[hub]` section parses; `enabled = false` keeps the uplink off.
+/// empty `[hub]` section parses; an empty `url` keeps the uplink off.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HubConfig {
-    pub enabled: bool,
-    /// `mqtt://host:port` (plain TCP) or `mqtts://host:port` (TLS).
-    pub broker_url: String,
+    /// `mqtt://host:port` (plain TCP) or `mqtts://host:port` (TLS); empty = no uplink.
+    pub url: String,
     /// MQTT client id; empty means `mc-{district}-{centre}-{device}`.
     pub client_id: String,
+    /// Filled from `[device]` when empty.
     pub district: String,
     pub centre: String,
     pub device: String,
@@ -54,8 +54,7 @@ pub struct HubConfig {
 impl Default for HubConfig {
     fn default() -> Self {
         HubConfig {
-            enabled: false,
-            broker_url: "mqtts://hub.invalid:8883".into(),
+            url: String::new(),
             client_id: String::new(),
             district: String::new(),
             centre: String::new(),
@@ -82,7 +81,7 @@ impl Default for HubConfig {
     }
 }
 
-/// A broker address parsed from `broker_url`.
+/// A broker address parsed from `url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerAddr {
     pub host: String,
@@ -105,8 +104,26 @@ pub enum ConfigError {
 }
 
 impl HubConfig {
+    /// Reads the `[hub]` table of the device config (`url` plus the other
+    /// keys above), taking district, centre and device from `[device]` when unset.
+    pub fn from_settings(hub: &crate::config::HubSettings, device: &crate::config::DeviceConfig) -> Result<HubConfig, String> {
+        let mut table = hub.rest.clone();
+        table.insert("url".into(), toml::Value::String(hub.url.clone()));
+        let mut c: HubConfig = table.try_into().map_err(|e: toml::de::Error| format!("[hub]: {}", e.message()))?;
+        for (mine, theirs) in [(&mut c.district, &device.district), (&mut c.centre, &device.centre), (&mut c.device, &device.id)] {
+            if mine.is_empty() {
+                mine.clone_from(theirs);
+            }
+        }
+        Ok(c)
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.url.trim().is_empty()
+    }
+
     pub fn broker(&self) -> Result<BrokerAddr, ConfigError> {
-        let url = self.broker_url.trim();
+        let url = self.url.trim();
         let (tls, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
             (true, r)
         } else if let Some(r) = url.strip_prefix("mqtt://") {
@@ -120,7 +137,7 @@ impl HubConfig {
             None => (rest, if tls { 8883 } else { 1883 }),
         };
         if host.is_empty() {
-            return Err(ConfigError::Missing("broker_url host"));
+            return Err(ConfigError::Missing("url host"));
         }
         Ok(BrokerAddr { host: host.trim_matches(|c| c == '[' || c == ']').to_string(), port, tls })
     }
@@ -165,21 +182,34 @@ mod tests {
 
     #[test]
     fn broker_urls_give_host_port_and_tls() {
-        let mut c = HubConfig { broker_url: "mqtts://hub.example:8884".into(), ..Default::default() };
+        let mut c = HubConfig { url: "mqtts://hub.example:8884".into(), ..Default::default() };
         assert_eq!(c.broker().unwrap(), BrokerAddr { host: "hub.example".into(), port: 8884, tls: true });
-        c.broker_url = "mqtt://127.0.0.1".into();
+        c.url = "mqtt://127.0.0.1".into();
         assert_eq!(c.broker().unwrap(), BrokerAddr { host: "127.0.0.1".into(), port: 1883, tls: false });
-        c.broker_url = "http://x".into();
+        c.url = "http://x".into();
         assert!(matches!(c.broker(), Err(ConfigError::Scheme(_))));
-        c.broker_url = "mqtt://x:99999".into();
+        c.url = "mqtt://x:99999".into();
         assert!(matches!(c.broker(), Err(ConfigError::Port(_))));
     }
 
     #[test]
+    fn the_device_config_hub_table_fills_the_hub_config() {
+        let cfg = crate::config::Config::parse(
+            "[device]\ndistrict = \"d9\"\ncentre = \"c3\"\nid = \"pi-7\"\n[hub]\nurl = \"mqtt://10.0.0.1\"\ninflight = 4\n",
+        )
+        .unwrap();
+        let h = HubConfig::from_settings(&cfg.hub, &cfg.device).unwrap();
+        assert_eq!((h.district.as_str(), h.centre.as_str(), h.device.as_str(), h.inflight), ("d9", "c3", "pi-7", 4));
+        assert!(h.enabled());
+        let bad = crate::config::Config::parse("[device]\ncentre = \"c\"\nid = \"p\"\n[hub]\nurl = \"mqtt://x\"\nbatch_byte = 1\n").unwrap();
+        assert!(HubConfig::from_settings(&bad.hub, &bad.device).unwrap_err().contains("batch_byte"));
+    }
+
+    #[test]
     fn topic_segments_with_wildcards_are_refused() {
-        let c = HubConfig { district: "d1".into(), centre: "c/1".into(), device: "p1".into(), ..Default::default() };
+        let c = HubConfig { url: "mqtt://h".into(), district: "d1".into(), centre: "c/1".into(), device: "p1".into(), ..Default::default() };
         assert!(matches!(c.validate(), Err(ConfigError::BadSegment { field: "centre", .. })));
-        let ok = HubConfig { district: "d1".into(), centre: "c1".into(), device: "p1".into(), ..Default::default() };
+        let ok = HubConfig { url: "mqtt://h".into(), district: "d1".into(), centre: "c1".into(), device: "p1".into(), ..Default::default() };
         assert_eq!(ok.validate(), Ok(()));
         assert_eq!(ok.effective_client_id(), "mc-d1-c1-p1");
     }

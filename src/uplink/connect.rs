@@ -81,7 +81,7 @@ mod tests {
     use super::*;
 
     fn cfg(url: &str) -> HubConfig {
-        HubConfig { broker_url: url.into(), district: "d".into(), centre: "c".into(), device: "p".into(), ..Default::default() }
+        HubConfig { url: url.into(), district: "d".into(), centre: "c".into(), device: "p".into(), ..Default::default() }
     }
 
     #[test]

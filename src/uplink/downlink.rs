@@ -63,6 +63,13 @@ impl Document {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    pub fn kind(&self) -> DocKind {
+        match self {
+            Document::Roster(_) => DocKind::Roster,
+            Document::Catalog(_) => DocKind::Catalog,
+            Document::Schedule(_) => DocKind::Schedule,
+        }
+    }
 }
 
 /// Parses the inner document and checks what JSON cannot: unique ids, a card
@@ -174,17 +181,50 @@ impl DocumentSink for MetaSink {
     }
 
     fn apply(&mut self, version: u64, doc: &Document, raw: &[u8]) -> Result<(), String> {
-        let kind = match doc {
-            Document::Roster(_) => DocKind::Roster,
-            Document::Catalog(_) => DocKind::Catalog,
-            Document::Schedule(_) => DocKind::Schedule,
-        };
-        let text = std::str::from_utf8(raw).map_err(|e| e.to_string())?;
-        let tx = self.conn.transaction().map_err(|e| e.to_string())?;
-        let put = |k: String, v: &str| tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![k, v]);
-        put(format!("downlink.{}.doc", kind.as_str()), text).map_err(|e| e.to_string())?;
-        put(format!("downlink.{}.version", kind.as_str()), &version.to_string()).map_err(|e| e.to_string())?;
-        tx.commit().map_err(|e| e.to_string())
+        store_meta(&mut self.conn, doc.kind(), version, raw)
+    }
+}
+
+/// Keeps a document's text and version in `meta`, in one transaction.
+fn store_meta(conn: &mut Connection, kind: DocKind, version: u64, raw: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(raw).map_err(|e| e.to_string())?;
+    let tx = conn.transaction().map_err(|e| e.to_string())?;
+    let put = |k: String, v: &str| tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![k, v]);
+    put(format!("downlink.{}.doc", kind.as_str()), text).map_err(|e| e.to_string())?;
+    put(format!("downlink.{}.version", kind.as_str()), &version.to_string()).map_err(|e| e.to_string())?;
+    tx.commit().map_err(|e| e.to_string())
+}
+
+/// The kiosk's sink: roster and courses replace the store's tables through
+/// `Store::replace_roster` / `replace_courses` (one transaction each); every
+/// kind is also kept verbatim in `meta` with its version, as `MetaSink` does,
+/// which is what version gating reads.
+pub struct StoreSink {
+    store: crate::store::Store,
+}
+
+impl StoreSink {
+    pub fn new(store: crate::store::Store) -> Self {
+        StoreSink { store }
+    }
+}
+
+impl DocumentSink for StoreSink {
+    fn current_version(&mut self, kind: DocKind) -> Result<Option<u64>, String> {
+        let v = self.store.meta(&format!("downlink.{}.version", kind.as_str())).map_err(|e| e.to_string())?;
+        Ok(v.and_then(|v| v.parse().ok()))
+    }
+
+    fn apply(&mut self, version: u64, doc: &Document, raw: &[u8]) -> Result<(), String> {
+        match doc {
+            Document::Roster(r) => self.store.replace_roster(&r.members, version).map_err(|e| e.to_string())?,
+            Document::Catalog(c) => self.store.replace_courses(&c.courses, version).map_err(|e| e.to_string())?,
+            Document::Schedule(_) => {}
+        }
+        // The tables above are the truth for the kiosk; the meta copy records
+        // the version and the signed text. A crash between the two re-applies
+        // the same document on the next retained delivery, which is idempotent.
+        store_meta(self.store.conn_mut(), doc.kind(), version, raw)
     }
 }
 
@@ -224,6 +264,23 @@ mod tests {
         let p = serde_json::to_vec(&seal(&k, DocKind::Roster, "d1", None, 1, 0, body)).unwrap();
         assert!(matches!(handle(&p, &exp, &mut s), Err(Rejected::Document(m)) if m.contains("duplicate card")));
         assert_eq!(s.stored(DocKind::Roster).unwrap(), None);
+    }
+
+    #[test]
+    fn the_store_sink_replaces_the_roster_tables() {
+        let k = SigningKey::from_bytes(&[1; 32]);
+        let vk = k.verifying_key();
+        let exp = Expect { kind: DocKind::Roster, district: "d1", centre: None, key: &vk, max_bytes: 1 << 20 };
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("k.db");
+        let mut s = StoreSink::new(crate::store::Store::open(&path).unwrap());
+        let p = serde_json::to_vec(&seal(&k, DocKind::Roster, "d1", None, 2, 0, ROSTER.as_bytes())).unwrap();
+        handle(&p, &exp, &mut s).unwrap();
+        let store = crate::store::Store::open(&path).unwrap();
+        let m = store.member_by_card(&crate::model::CardUid::parse("04A1B2C3").unwrap()).unwrap().unwrap();
+        assert_eq!(m.name, "张三");
+        assert_eq!(s.current_version(DocKind::Roster).unwrap(), Some(2));
+        assert_eq!(handle(&p, &exp, &mut s), Err(Rejected::NotNewer { current: 2, offered: 2 }));
     }
 
     #[test]

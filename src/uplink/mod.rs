@@ -23,7 +23,7 @@ pub mod wire;
 pub use client::{spawn, StandaloneCommands, Uplink, UplinkHandle};
 pub use command::{CmdError, Command};
 pub use config::HubConfig;
-pub use downlink::{Document, DocumentSink, MetaSink};
+pub use downlink::{Document, DocumentSink, MetaSink, StoreSink};
 pub use envelope::{generate_key, seal, DocKind, Envelope};
 
 use serde::Serialize;
