@@ -9,3 +9,4 @@ pub mod demo;
 pub mod hw;
 pub mod model;
 pub mod store;
+pub mod uplink;
