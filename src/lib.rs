@@ -10,3 +10,4 @@ pub mod hw;
 pub mod model;
 pub mod store;
 pub mod uplink;
+pub mod hub;
