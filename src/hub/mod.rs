@@ -8,7 +8,9 @@
 pub mod csv;
 pub mod ingest;
 pub mod keys;
+pub mod mqtt;
 pub mod pg;
+pub mod publish;
 pub mod sheets;
 pub mod store;
 
