@@ -11,6 +11,7 @@ pub mod keys;
 pub mod mqtt;
 pub mod pg;
 pub mod publish;
+pub mod report;
 pub mod sheets;
 pub mod store;
 
