@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod run;
 pub mod tap;
+pub mod uplink;
 
 use anyhow::{Context, Result};
 use microclass::config::Config;

@@ -228,7 +228,11 @@ impl Loop {
                 backoff.reset();
                 self.on_connected(s)?;
             }
-            Event::Outgoing(Outgoing::Publish(pkid)) => self.state.on_outgoing_publish(pkid),
+            Event::Outgoing(Outgoing::Publish(pkid)) => {
+                self.state.on_outgoing_publish(pkid);
+                let n = self.state.unmatched();
+                self.with_status(|st| st.protocol_errors = n);
+            }
             Event::Incoming(Packet::PubAck(a)) => {
                 if let Some(acked) = self.state.on_puback(a.pkid) {
                     let now = self.now_ms();
@@ -252,6 +256,7 @@ impl Loop {
     }
 
     fn on_connected(&mut self, s: &mut Session) -> Result<(), String> {
+        let again = self.state.on_connect();
         let backlog = outbox::backlog(&self.conn).map(|b| b.rows).unwrap_or(0);
         let now = self.u.clock.now();
         let birth = Status {
@@ -273,7 +278,6 @@ impl Loop {
         self.publish(s, &self.topics.status.clone(), QoS::AtLeastOnce, true, serde_json::to_vec(&birth).unwrap_or_default())?;
         let subs = self.topics.subscriptions().map(|t| rumqttc::SubscribeFilter::new(t.to_string(), QoS::AtLeastOnce));
         s.client.try_subscribe_many(subs).map_err(|e| e.to_string())?;
-        let again = self.state.on_connect();
         let resent = again.len() as u64;
         for (no, payload) in again {
             self.publish_tagged(s, &self.topics.events.clone(), QoS::AtLeastOnce, false, payload.as_bytes().to_vec(), PubTag::Batch(no))?;

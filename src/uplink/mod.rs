@@ -66,6 +66,8 @@ pub struct UplinkStatus {
     pub last_rejected: Option<String>,
     pub disk_level: diskguard::DiskLevel,
     pub counters: wire::Counters,
+    /// Internal invariant breaks (publish events that matched no request); always 0.
+    pub protocol_errors: u64,
     /// The last 20 notices, oldest first.
     pub notices: Vec<Notice>,
 }
