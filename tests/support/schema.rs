@@ -17,6 +17,14 @@ pub fn load(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// The schema file of a record payload of `kind`.
+pub fn for_kind(kind: &str) -> String {
+    match kind {
+        "telemetry" => "telemetry.json".into(),
+        k => format!("record-{k}.json"),
+    }
+}
+
 /// Errors of `v` against `schema` (empty = valid).
 pub fn check(schema: &Value, v: &Value) -> Vec<String> {
     let mut errs = Vec::new();
@@ -150,4 +158,34 @@ fn check_sub(root: &Value, s: &Value, v: &Value) -> bool {
     let mut e = Vec::new();
     walk(root, s, v, "$", &mut e);
     e.is_empty()
+}
+
+/// Keywords of `schema` (at any depth) that the checker does not support.
+pub fn lint(schema: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    lint_at(schema, "$", &mut out);
+    out
+}
+
+fn lint_at(s: &Value, at: &str, out: &mut Vec<String>) {
+    let Some(obj) = s.as_object() else { return };
+    for (k, v) in obj {
+        if !KNOWN.contains(&k.as_str()) {
+            out.push(format!("{at}: unsupported keyword {k:?}"));
+        }
+        match k.as_str() {
+            "properties" | "$defs" => {
+                for (name, sub) in v.as_object().into_iter().flatten() {
+                    lint_at(sub, &format!("{at}.{k}.{name}"), out);
+                }
+            }
+            "items" | "additionalProperties" => lint_at(v, &format!("{at}.{k}"), out),
+            "oneOf" | "anyOf" => {
+                for (i, sub) in v.as_array().into_iter().flatten().enumerate() {
+                    lint_at(sub, &format!("{at}.{k}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
 }

@@ -65,7 +65,17 @@ fn signed_documents_apply_and_tampered_or_foreign_ones_are_rejected() {
     assert!(up.status().last_rejected.unwrap_or_default().contains("signature"));
     assert_eq!(member_names(&db), vec!["张三"]);
     assert!(hub.wait_for_ids(&ids, Duration::from_secs(10)));
-    hub.assert_complete(&stream_of(&db), &ids);
+
+    // A retained document beyond every size limit breaks the connection once;
+    // the device then pauses documents and keeps draining records.
+    hub.publish("mc/v1/d1/catalog", vec![b'{'; 300 * 1024], true);
+    wait_until(Duration::from_secs(10), "documents paused", || up.status().notices.iter().any(|n| n.text.contains("paused")));
+    let more = fill(&db, 50, "after-oversize");
+    up.nudge();
+    assert!(hub.wait_for_ids(&more, Duration::from_secs(10)), "records stopped after an oversized document");
+    let mut all = ids.clone();
+    all.extend(more);
+    hub.assert_complete(&stream_of(&db), &all);
     finish(up);
 }
 

@@ -100,7 +100,7 @@ fn tls_with_client_certificates_and_the_acl_keep_devices_in_their_own_prefix() {
         up2.status().counters.connect_failures >= 2 && up3.status().counters.connect_failures >= 2
     });
     assert!(!up2.status().connected && !up3.status().connected);
-    assert_eq!((backlog(&db2), backlog(&db3)), (5, 5));
+    assert_eq!((records_unsent(&db2), records_unsent(&db3)), (5, 5));
     finish(up2);
     finish(up3);
 }
