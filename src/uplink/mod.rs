@@ -14,6 +14,8 @@ pub mod connect;
 pub mod diskguard;
 pub mod downlink;
 pub mod envelope;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod outbox;
 pub mod state;
 pub mod sysinfo;
