@@ -1,6 +1,7 @@
 //! microclass: sign-in terminal controller for community micro-classrooms.
 
 pub mod app;
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod core;

@@ -27,6 +27,8 @@ enum Command {
     Tap(cli::tap::TapArgs),
     /// Send a screen action to a running kiosk (start-session, end-session, rate 5, ...).
     Ctl(cli::tap::CtlArgs),
+    /// Run a benchmark (prints the measured ratio against its baseline).
+    Bench(cli::bench::BenchArgs),
     /// Load the demonstration roster and catalogue.
     DemoData(cli::demo::DemoArgs),
     /// Run only the hub uplink against the device database (drain, downlink, commands).
@@ -71,6 +73,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             };
             cli::tap::ctl(args, socket)?;
         }
+        Command::Bench(args) => cli::bench::run(args)?,
         Command::DemoData(args) => {
             let cfg = cli::load_config(config, Some(&cli::demo_data_dir()))?;
             cli::demo::run(args, &cfg)?;

@@ -1,6 +1,7 @@
 //! Command-line front end: argument types and the config resolution shared
 //! by the subcommands. Each subcommand lives in its own file.
 
+pub mod bench;
 pub mod demo;
 pub mod run;
 pub mod tap;
