@@ -31,6 +31,8 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Load the demonstration roster and catalogue.
     DemoData(cli::demo::DemoArgs),
+    /// Run only the hub uplink against the device database (drain, downlink, commands).
+    Uplink(cli::uplink::UplinkArgs),
 }
 
 fn main() {
@@ -75,6 +77,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::DemoData(args) => {
             let cfg = cli::load_config(config, Some(&cli::demo_data_dir()))?;
             cli::demo::run(args, &cfg)?;
+        }
+        Command::Uplink(args) => {
+            let cfg = cli::load_config(config, None)?;
+            return cli::uplink::run(args, &cfg);
         }
     }
     Ok(0)

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod demo;
 pub mod run;
 pub mod tap;
+pub mod uplink;
 
 use anyhow::{Context, Result};
 use microclass::config::Config;

@@ -108,6 +108,17 @@ struct Loop {
     buf: String,
     last_sample_ms: i64,
     disk_level: DiskLevel,
+    /// After a packet too large to read (a retained document beyond every
+    /// limit would otherwise break every connection), documents are not
+    /// subscribed until this time; records and commands keep flowing.
+    docs_paused_until_ms: i64,
+}
+
+/// How long documents stay unsubscribed after an oversized packet.
+const DOCS_PAUSE_MS: i64 = 3_600_000;
+
+fn is_oversize(e: &ConnectionError) -> bool {
+    matches!(e, ConnectionError::MqttState(rumqttc::StateError::Deserialization(rumqttc::mqttbytes::Error::PayloadSizeLimitExceeded(_))))
 }
 
 async fn run(u: Uplink, mut stop: watch::Receiver<bool>, nudge: Arc<Notify>, status: Arc<Mutex<UplinkStatus>>) -> Result<(), UplinkError> {
@@ -133,6 +144,7 @@ async fn run(u: Uplink, mut stop: watch::Receiver<bool>, nudge: Arc<Notify>, sta
         buf: String::with_capacity(u.config.batch_bytes + wire::BATCH_HEADER_MAX),
         last_sample_ms: 0,
         disk_level: DiskLevel::Ok,
+        docs_paused_until_ms: 0,
         conn,
         u,
     };
@@ -164,7 +176,13 @@ async fn run(u: Uplink, mut stop: watch::Receiver<bool>, nudge: Arc<Notify>, sta
             ev = poll(&mut session) => {
                 let result = match (ev, session.as_mut()) {
                     (Ok(ev), Some(s)) => l.on_event(s, ev, &mut backoff),
-                    (Err(e), _) => Err(e.to_string()),
+                    (Err(e), _) => {
+                        if is_oversize(&e) {
+                            l.docs_paused_until_ms = l.now_ms() + DOCS_PAUSE_MS;
+                            l.notice(format!("a hub message exceeded every size limit ({e}); roster, catalogue and schedule paused for an hour"));
+                        }
+                        Err(e.to_string())
+                    }
                     (Ok(_), None) => Ok(()),
                 };
                 if let Err(reason) = result {
@@ -228,7 +246,11 @@ impl Loop {
                 backoff.reset();
                 self.on_connected(s)?;
             }
-            Event::Outgoing(Outgoing::Publish(pkid)) => self.state.on_outgoing_publish(pkid),
+            Event::Outgoing(Outgoing::Publish(pkid)) => {
+                self.state.on_outgoing_publish(pkid);
+                let n = self.state.unmatched();
+                self.with_status(|st| st.protocol_errors = n);
+            }
             Event::Incoming(Packet::PubAck(a)) => {
                 if let Some(acked) = self.state.on_puback(a.pkid) {
                     let now = self.now_ms();
@@ -252,6 +274,7 @@ impl Loop {
     }
 
     fn on_connected(&mut self, s: &mut Session) -> Result<(), String> {
+        let again = self.state.on_connect();
         let backlog = outbox::backlog(&self.conn).map(|b| b.rows).unwrap_or(0);
         let now = self.u.clock.now();
         let birth = Status {
@@ -271,9 +294,18 @@ impl Loop {
             }),
         };
         self.publish(s, &self.topics.status.clone(), QoS::AtLeastOnce, true, serde_json::to_vec(&birth).unwrap_or_default())?;
-        let subs = self.topics.subscriptions().map(|t| rumqttc::SubscribeFilter::new(t.to_string(), QoS::AtLeastOnce));
+        let docs = self.now_ms() >= self.docs_paused_until_ms;
+        if !docs {
+            warn!("documents paused after an oversized message: subscribing to commands only");
+        }
+        let subs: Vec<_> = self
+            .topics
+            .subscriptions()
+            .into_iter()
+            .filter(|t| docs || *t == self.topics.cmd)
+            .map(|t| rumqttc::SubscribeFilter::new(t.to_string(), QoS::AtLeastOnce))
+            .collect();
         s.client.try_subscribe_many(subs).map_err(|e| e.to_string())?;
-        let again = self.state.on_connect();
         let resent = again.len() as u64;
         for (no, payload) in again {
             self.publish_tagged(s, &self.topics.events.clone(), QoS::AtLeastOnce, false, payload.as_bytes().to_vec(), PubTag::Batch(no))?;
@@ -494,7 +526,7 @@ impl Loop {
             self.last_sample_ms = now;
             let t = self.telemetry();
             let payload = serde_json::to_string(&t).unwrap_or_else(|_| "{}".into());
-            if let Err(e) = outbox::enqueue(&self.conn, &ulid::Ulid::new().to_string(), "telemetry_sample", &payload, -1, now) {
+            if let Err(e) = outbox::enqueue(&self.conn, &ulid::Ulid::new().to_string(), "telemetry", &payload, -1, now) {
                 warn!(error = %e, "queueing a telemetry sample failed");
             }
         }

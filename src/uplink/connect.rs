@@ -40,6 +40,13 @@ pub fn offline_status(cfg: &HubConfig, boot_id: &str) -> Status {
     }
 }
 
+/// The largest packet read from the broker. Above `max_downlink_bytes` so an
+/// oversized document or command is read and refused with a reason; a packet
+/// above this limit breaks the connection (see `client`, documents pause).
+pub fn incoming_packet_limit(cfg: &HubConfig) -> usize {
+    cfg.max_downlink_bytes.saturating_mul(2).saturating_add(64 * 1024)
+}
+
 pub fn mqtt_options(cfg: &HubConfig, topics: &Topics, boot_id: &str) -> Result<MqttOptions, ConnectError> {
     cfg.validate()?;
     let broker = cfg.broker()?;
@@ -48,7 +55,7 @@ pub fn mqtt_options(cfg: &HubConfig, topics: &Topics, boot_id: &str) -> Result<M
     o.set_clean_session(true);
     // Our window bounds batches; status, telemetry and acks need a few more slots.
     o.set_inflight((cfg.inflight + 8).min(u16::MAX as usize - 1) as u16);
-    let incoming = cfg.max_downlink_bytes.saturating_add(4096);
+    let incoming = incoming_packet_limit(cfg);
     let outgoing = cfg.batch_bytes.saturating_mul(2).max(1 << 20);
     o.set_max_packet_size(incoming, outgoing);
     let will = serde_json::to_vec(&offline_status(cfg, boot_id)).unwrap_or_default();

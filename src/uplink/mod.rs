@@ -14,6 +14,8 @@ pub mod connect;
 pub mod diskguard;
 pub mod downlink;
 pub mod envelope;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod outbox;
 pub mod state;
 pub mod sysinfo;
@@ -66,6 +68,8 @@ pub struct UplinkStatus {
     pub last_rejected: Option<String>,
     pub disk_level: diskguard::DiskLevel,
     pub counters: wire::Counters,
+    /// Internal invariant breaks (publish events that matched no request); always 0.
+    pub protocol_errors: u64,
     /// The last 20 notices, oldest first.
     pub notices: Vec<Notice>,
 }

@@ -258,7 +258,7 @@ mod tests {
     fn the_disk_guard_drops_only_unsent_low_value_rows() {
         let (_d, conn) = db();
         enqueue(&conn, "a", "tap", r#"{"member":"m1"}"#, 0, 1).unwrap();
-        enqueue(&conn, "b", "telemetry_sample", r#"{"t":1}"#, -1, 2).unwrap();
+        enqueue(&conn, "b", "telemetry", r#"{"t":1}"#, -1, 2).unwrap();
         assert_eq!(drop_low_value(&conn).unwrap(), 1);
         assert_eq!(drop_low_value(&conn).unwrap(), 0);
         let rows = next_batch_after(&conn, 0, 1 << 20, 10).unwrap();

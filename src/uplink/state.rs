@@ -41,6 +41,7 @@ pub struct DrainState {
     by_pkid: HashMap<u16, u64>,
     next_no: u64,
     connected: bool,
+    unmatched: u64,
 }
 
 impl DrainState {
@@ -55,6 +56,7 @@ impl DrainState {
             by_pkid: HashMap::new(),
             next_no: 1,
             connected: false,
+            unmatched: 0,
         }
     }
 
@@ -117,7 +119,10 @@ impl DrainState {
                 }
             }
             Some(PubTag::Other) => {}
-            None => tracing::warn!(pkid, "publish event with no request on record"),
+            None => {
+                self.unmatched += 1;
+                tracing::error!(pkid, "publish event with no request on record: packet ids no longer line up");
+            }
         }
     }
 
@@ -140,12 +145,17 @@ impl DrainState {
         }
     }
 
+    /// Publish events that matched no request: always 0 unless the
+    /// request/event pairing is broken (checked by the integration tests).
+    pub fn unmatched(&self) -> u64 {
+        self.unmatched
+    }
+
     /// A new connection is up: returns the unacknowledged batches to publish
-    /// again, oldest first, with their original records.
+    /// again, oldest first, with their original records. Requests already
+    /// made on this connection (the birth) stay on record.
     pub fn on_connect(&mut self) -> Vec<(u64, Arc<String>)> {
         self.connected = true;
-        self.requested.clear();
-        self.by_pkid.clear();
         self.batches.iter().map(|b| (b.no, b.payload.clone())).collect()
     }
 
@@ -258,6 +268,21 @@ mod tests {
         assert_eq!(s.on_puback(2).map(|a| a.seqs), Some(vec![3]));
         assert_eq!(s.on_puback(1).map(|a| a.seqs), Some(vec![1]));
         assert_eq!(s.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_publish_requested_before_on_connect_keeps_its_place() {
+        let mut s = DrainState::new(4);
+        s.requested(PubTag::Other);
+        let again = s.on_connect();
+        assert!(again.is_empty());
+        let no = s.add_batch(vec![1], "a".into());
+        s.requested(PubTag::Batch(no));
+        s.on_outgoing_publish(1);
+        s.on_outgoing_publish(2);
+        assert_eq!(s.on_puback(1), None, "the birth's ack must not mark a batch");
+        assert_eq!(s.on_puback(2).map(|a| a.seqs), Some(vec![1]));
+        assert_eq!(s.unmatched(), 0);
     }
 
     #[test]
