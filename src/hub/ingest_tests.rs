@@ -73,7 +73,7 @@ fn status_births_and_last_wills_drive_the_fleet_table() {
         "birth":{"version":"0.1.0","stream":"S1","backlog":7,"last_seq":9,"at_ms":5,"clock_synced":true}});
     i.handle("mc/v1/d1/c1/pi-1/status", &serde_json::to_vec(&birth).unwrap(), 100).unwrap();
     let d = &i.store().devices().unwrap()[0];
-    assert_eq!((d.state.as_str(), d.version.as_str(), d.backlog, d.last_seen_ms), ("online", "0.1.0", 7, 100));
+    assert_eq!((d.state.as_str(), d.version.as_str(), d.backlog, d.last_seen_ms, d.missing), ("online", "0.1.0", 7, 100, 9));
     let will = json!({"v":1,"state":"offline","district":"d1","centre":"c1","device":"pi-1","boot_id":"b1"});
     i.handle("mc/v1/d1/c1/pi-1/status", &serde_json::to_vec(&will).unwrap(), 200).unwrap();
     let d = &i.store().devices().unwrap()[0];

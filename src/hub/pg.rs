@@ -137,6 +137,17 @@ impl HubStore for PgHub {
                last_seen_ms = GREATEST(devices.last_seen_ms, excluded.last_seen_ms)",
             &[&o.device, &o.district, &o.centre, &state, &s.boot_id, &version, &backlog, &now_ms],
         )?;
+        // The birth tells how far the device has written: a missing tail is a gap too.
+        if let Some(b) = s.birth.as_ref().filter(|b| b.last_seq > 0) {
+            let mut tx = self.client.transaction()?;
+            tx.execute(
+                "INSERT INTO streams (device, stream, centre, max_seq) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (device, stream) DO UPDATE SET max_seq = GREATEST(streams.max_seq, excluded.max_seq)",
+                &[&o.device, &b.stream, &o.centre, &b.last_seq],
+            )?;
+            Self::advance(&mut tx, &o.device, &b.stream, now_ms)?;
+            tx.commit()?;
+        }
         Ok(())
     }
 

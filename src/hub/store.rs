@@ -248,6 +248,17 @@ impl HubStore for SqliteHub {
                last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)",
             params![o.device, o.district, o.centre, state, s.boot_id, version, backlog, now_ms],
         )?;
+        // The birth tells how far the device has written: a missing tail is a gap too.
+        if let Some(b) = s.birth.as_ref().filter(|b| b.last_seq > 0) {
+            let tx = self.conn.transaction()?;
+            tx.execute(
+                "INSERT INTO streams (device, stream, centre, max_seq) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (device, stream) DO UPDATE SET max_seq = max(max_seq, excluded.max_seq)",
+                params![o.device, b.stream, o.centre, b.last_seq],
+            )?;
+            Self::advance(&tx, &o.device, &b.stream, now_ms)?;
+            tx.commit()?;
+        }
         Ok(())
     }
 
