@@ -33,6 +33,8 @@ enum Command {
     DemoData(cli::demo::DemoArgs),
     /// Run only the hub uplink against the device database (drain, downlink, commands).
     Uplink(cli::uplink::UplinkArgs),
+    /// The reference district hub: keygen, publish, ingest, report, devices.
+    Hub(cli::hub::HubArgs),
 }
 
 fn main() {
@@ -78,6 +80,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let cfg = cli::load_config(config, Some(&cli::demo_data_dir()))?;
             cli::demo::run(args, &cfg)?;
         }
+        Command::Hub(args) => return cli::hub::run(args),
         Command::Uplink(args) => {
             let cfg = cli::load_config(config, None)?;
             return cli::uplink::run(args, &cfg);

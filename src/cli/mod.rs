@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod hub;
 pub mod run;
 pub mod tap;
 pub mod uplink;

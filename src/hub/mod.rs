@@ -6,6 +6,7 @@
 //! `html`). It never reaches into a device's database.
 
 pub mod csv;
+pub mod html;
 pub mod ingest;
 pub mod keys;
 pub mod mqtt;
