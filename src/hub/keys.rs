@@ -13,8 +13,8 @@ pub const VERSIONS_FILE: &str = "versions.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     #[error("{0} already exists: refusing to overwrite a signing key the devices trust")]
     Exists(PathBuf),
     #[error("{path}: not a hub private key (expected 64 hex digits)")]
@@ -26,7 +26,7 @@ pub enum KeyError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
-    move |source| KeyError::Io { path: path.to_path_buf(), source }
+    move |err| KeyError::Io { path: path.to_path_buf(), err }
 }
 
 /// A new key pair in `dir`; returns the public key as hex (for the devices' `hub_public_key`).
@@ -78,7 +78,7 @@ impl Versions {
         let map = match std::fs::read_to_string(&path) {
             Ok(t) => serde_json::from_str(&t).map_err(|e| KeyError::Versions { path: path.clone(), message: e.to_string() })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(KeyError::Io { path, source: e }),
+            Err(e) => return Err(KeyError::Io { path, err: e }),
         };
         Ok(Versions { path, map })
     }

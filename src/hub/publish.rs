@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("{path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {source}")]
-    Sheet { path: PathBuf, source: SheetError },
+    #[error("{path}: {err}")]
+    Read { path: PathBuf, err: std::io::Error },
+    #[error("{path}: {err}")]
+    Sheet { path: PathBuf, err: SheetError },
     #[error("{0}: only .csv and .toml files are read")]
     Format(PathBuf),
     #[error("document refused by the device rules: {0}")]
@@ -41,9 +41,9 @@ pub struct Prepared {
 
 /// Reads, validates, signs and versions `file` as `kind` for `district`.
 pub fn prepare(kind: DocKind, file: &Path, district: &str, key: &SigningKey, versions: &Versions, version: Option<u64>, now_ms: i64, utc_offset_minutes: i32) -> Result<Vec<Prepared>, PublishError> {
-    let text = std::fs::read_to_string(file).map_err(|source| PublishError::Read { path: file.into(), source })?;
+    let text = std::fs::read_to_string(file).map_err(|err| PublishError::Read { path: file.into(), err })?;
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    let sheet = |source| PublishError::Sheet { path: file.into(), source };
+    let sheet = |err| PublishError::Sheet { path: file.into(), err };
     let bodies: Vec<(Option<String>, Vec<u8>)> = match (kind, ext.as_str()) {
         (DocKind::Roster, "csv") => vec![(None, serde_json::to_vec(&sheets::roster_csv(&text).map_err(sheet)?)?)],
         (DocKind::Roster, "toml") => vec![(None, serde_json::to_vec(&sheets::roster_toml(&text).map_err(sheet)?)?)],
