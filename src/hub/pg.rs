@@ -154,8 +154,8 @@ impl HubStore for PgHub {
     fn device_seen(&mut self, o: &Origin, backlog: Option<u64>, now_ms: i64) -> Result<(), StoreError> {
         let backlog = backlog.map(|b| b as i64);
         self.client.execute(
-            "INSERT INTO devices (device, district, centre, backlog, last_seen_ms) VALUES ($1, $2, $3, coalesce($4, 0), $5)
-             ON CONFLICT (device) DO UPDATE SET last_seen_ms = GREATEST(devices.last_seen_ms, excluded.last_seen_ms), backlog = coalesce($4, devices.backlog)",
+            "INSERT INTO devices (device, district, centre, backlog, last_seen_ms) VALUES ($1, $2, $3, coalesce($4::BIGINT, 0), $5)
+             ON CONFLICT (device) DO UPDATE SET last_seen_ms = GREATEST(devices.last_seen_ms, excluded.last_seen_ms), backlog = coalesce($4::BIGINT, devices.backlog)",
             &[&o.device, &o.district, &o.centre, &backlog, &now_ms],
         )?;
         Ok(())
