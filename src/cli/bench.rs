@@ -22,6 +22,23 @@ pub enum BenchArea {
         #[arg(long, default_value_t = 1_000_000)]
         rows: i64,
     },
+    /// Hub ingest rate into SQLite and PostgreSQL against the broker's own rate.
+    Hub {
+        /// Broker to use (default: start a private mosquitto).
+        #[arg(long)]
+        broker: Option<String>,
+        /// PostgreSQL connection string of a scratch database (omit to skip PostgreSQL).
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        #[arg(long, default_value_t = 20)]
+        devices: u64,
+        #[arg(long, default_value_t = 100)]
+        batch: u64,
+    },
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -30,6 +47,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let r = microclass::bench::core::run(&dir, taps, rows).context("core benchmark")?;
             println!("{}", r.report());
             let _ = std::fs::remove_dir_all(&dir);
+        }
+        BenchArea::Hub { broker, postgres, dir, records, devices, batch } => {
+            let a = microclass::hub::bench::BenchArgs { broker, postgres, dir, records, devices, batch };
+            print!("{}", microclass::hub::bench::run(&a).context("hub benchmark")?);
         }
     }
     Ok(())

@@ -152,7 +152,6 @@ impl<S: HubStore + ?Sized> Ingest<S> {
 
     fn store_batch(&mut self, origin: &Origin, batch: &Batch, now_ms: i64) -> Result<(), StoreError> {
         let stored = self.store.insert_batch(origin, &batch.stream, &batch.records, now_ms)?;
-        self.store.device_seen(origin, None, now_ms)?;
         self.stats.batches += 1;
         self.stats.inserted += stored.inserted as u64;
         self.stats.duplicates += stored.duplicates as u64;

@@ -5,6 +5,7 @@
 //! `store` (SQLite) or `pg` (PostgreSQL)), and the 32-hour report (`report`,
 //! `html`). It never reaches into a device's database.
 
+pub mod bench;
 pub mod csv;
 pub mod html;
 pub mod ingest;

@@ -35,6 +35,9 @@ pub fn broker(url: &str) -> Result<(String, u16), MqttError> {
     }
 }
 
+/// Largest MQTT packet the hub accepts or sends (batches, signed documents).
+pub const MAX_PACKET_BYTES: u32 = 16 << 20;
+
 /// Connection settings shared by ingest and publish.
 #[derive(Debug, Clone)]
 pub struct BrokerOptions {
@@ -49,6 +52,9 @@ impl BrokerOptions {
         let (host, port) = broker(&self.url)?;
         let mut o = MqttOptions::new(self.client_id.clone(), host, port);
         o.set_keep_alive(Duration::from_secs(30));
+        // rumqttc's default limit (10 KiB) is below a device batch (64 KiB,
+        // a single large record more): a lower limit would drop the connection.
+        o.set_max_packet_size(Some(MAX_PACKET_BYTES));
         if let (Some(u), Some(p)) = (&self.username, &self.password) {
             o.set_credentials(u.clone(), p.clone());
         }
@@ -162,8 +168,7 @@ pub fn run_ingest<S: HubStore + ?Sized>(opts: &IngestOptions, ingest: &mut Inges
 /// Publishes `messages` (topic, payload) retained at QoS 1 and waits until
 /// the broker acknowledged every one.
 pub fn publish_retained(opts: &BrokerOptions, messages: &[(String, Vec<u8>)], timeout: Duration) -> Result<(), MqttError> {
-    let mut mo = opts.mqtt()?;
-    mo.set_max_packet_size(Some(16 << 20));
+    let mo = opts.mqtt()?;
     let (client, mut conn) = Client::new(mo, messages.len() + 10);
     let deadline = Instant::now() + timeout;
     let mut queued = false;

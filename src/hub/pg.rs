@@ -64,16 +64,20 @@ impl PgHub {
 impl HubStore for PgHub {
     fn insert_batch(&mut self, o: &Origin, stream: &str, records: &[Record], now_ms: i64) -> Result<Stored, StoreError> {
         let mut tx = self.client.transaction()?;
-        let ins = tx.prepare(
+        // One statement per batch: the records travel as arrays (one round trip).
+        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        let seqs: Vec<i64> = records.iter().map(|r| r.seq).collect();
+        let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
+        let created: Vec<i64> = records.iter().map(|r| r.created_ms).collect();
+        let payloads: Vec<String> = records.iter().map(|r| r.payload.to_string()).collect();
+        let n = tx.execute(
             "INSERT INTO records (id, district, centre, device, stream, seq, kind, created_ms, received_ms, payload)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
-        )?;
-        let mut out = Stored::default();
-        for r in records {
-            let payload = r.payload.to_string();
-            let n = tx.execute(&ins, &[&r.id, &o.district, &o.centre, &o.device, &stream, &r.seq, &r.kind, &r.created_ms, &now_ms, &payload])?;
-            if n == 1 { out.inserted += 1 } else { out.duplicates += 1 }
-        }
+             SELECT id, $2, $3, $4, $5, seq, kind, created_ms, $6, payload
+             FROM UNNEST($1::TEXT[], $7::BIGINT[], $8::TEXT[], $9::BIGINT[], $10::TEXT[]) AS t(id, seq, kind, created_ms, payload)
+             ON CONFLICT (id) DO NOTHING",
+            &[&ids, &o.district, &o.centre, &o.device, &stream, &now_ms, &seqs, &kinds, &created, &payloads],
+        )? as usize;
+        let out = Stored { inserted: n, duplicates: records.len() - n.min(records.len()) };
         let max = records.iter().map(|r| r.seq).max().unwrap_or(0);
         tx.execute(
             "INSERT INTO streams (device, stream, centre, max_seq) VALUES ($1, $2, $3, $4)
@@ -81,6 +85,12 @@ impl HubStore for PgHub {
             &[&o.device, &stream, &o.centre, &max],
         )?;
         Self::advance(&mut tx, &o.device, stream, now_ms)?;
+        // Last contact in the same transaction: one commit (one fsync) per batch.
+        tx.execute(
+            "INSERT INTO devices (device, district, centre, last_seen_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (device) DO UPDATE SET last_seen_ms = GREATEST(devices.last_seen_ms, excluded.last_seen_ms)",
+            &[&o.device, &o.district, &o.centre, &now_ms],
+        )?;
         tx.commit()?;
         Ok(out)
     }

@@ -66,7 +66,8 @@ pub struct RecordRow {
 
 /// The ingest's and the report's view of the hub database.
 pub trait HubStore: Send {
-    /// Stores a batch's records (a known id is a duplicate) and advances the stream's watermark.
+    /// Stores a batch's records (a known id is a duplicate), advances the
+    /// stream's watermark and the device's last contact, in one transaction.
     fn insert_batch(&mut self, o: &Origin, stream: &str, records: &[Record], now_ms: i64) -> Result<Stored, StoreError>;
     /// Gaps open for at least `grace_ms` whose last resend is older than `retry_ms`,
     /// claimed in the database so only one worker asks for them.
@@ -187,6 +188,12 @@ impl HubStore for SqliteHub {
             params![o.device, stream, o.centre, max],
         )?;
         Self::advance(&tx, &o.device, stream, now_ms)?;
+        // Last contact in the same transaction: one commit per batch.
+        tx.execute(
+            "INSERT INTO devices (device, district, centre, last_seen_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (device) DO UPDATE SET last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)",
+            params![o.device, o.district, o.centre, now_ms],
+        )?;
         tx.commit()?;
         Ok(out)
     }

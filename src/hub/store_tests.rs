@@ -41,7 +41,6 @@ fn a_gap_is_claimed_once_after_the_grace_period_and_closes_when_filled() {
     assert_eq!(b.claim_gaps(7_100, 1_000, 5_000).unwrap().len(), 1, "asked again after the retry interval");
     b.insert_batch(&origin(), "S", &[rec(2), rec(3)], 7_200).unwrap();
     assert_eq!(a.claim_gaps(20_000, 0, 0).unwrap(), vec![]);
-    a.device_seen(&origin(), None, 7_300).unwrap();
     assert_eq!(a.devices().unwrap()[0].missing, 0);
 }
 
