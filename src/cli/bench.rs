@@ -22,12 +22,28 @@ pub enum BenchArea {
         #[arg(long, default_value_t = 1_000_000)]
         rows: i64,
     },
+    /// Outbox drain over MQTT against `mosquitto_pub -l` on the same local broker; peak RSS at 10k and 100k.
+    Uplink {
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        #[arg(long, default_value_t = 500)]
+        batch_records: usize,
+        #[arg(long, default_value_t = 16)]
+        inflight: usize,
+    },
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.area {
         BenchArea::Core { dir, taps, rows } => {
             let r = microclass::bench::core::run(&dir, taps, rows).context("core benchmark")?;
+            println!("{}", r.report());
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        BenchArea::Uplink { dir, records, batch_records, inflight } => {
+            let r = microclass::bench::uplink::run(&dir, records, batch_records, inflight).context("uplink benchmark")?;
             println!("{}", r.report());
             let _ = std::fs::remove_dir_all(&dir);
         }
