@@ -496,8 +496,7 @@ impl Loop {
         self.apply_disk_level(level, online);
     }
 
-    /// Acts on a disk level; public to the module so tests can drive it.
-    pub(super) fn apply_disk_level(&mut self, level: DiskLevel, online: bool) {
+    fn apply_disk_level(&mut self, level: DiskLevel, online: bool) {
         let policy = diskguard::policy(level, self.u.config.retention_days);
         if level != self.disk_level {
             let text = match level {
@@ -511,15 +510,10 @@ impl Loop {
             self.with_status(|s| s.disk_level = level);
         }
         let now = self.now_ms();
-        if policy.drop_low_value {
-            match outbox::drop_low_value(&self.conn) {
-                Ok(n) if n > 0 => self.with_status(|s| s.counters.low_value_dropped += n as u64),
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "dropping low-value rows failed"),
-            }
-        }
-        if let Err(e) = outbox::prune_sent(&self.conn, now - policy.keep_sent_ms) {
-            warn!(error = %e, "pruning sent rows failed");
+        match diskguard::enforce(&self.conn, policy, now) {
+            Ok(done) if done.low_value_dropped > 0 => self.with_status(|s| s.counters.low_value_dropped += done.low_value_dropped as u64),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "disk guard could not shrink the outbox"),
         }
         let every = i64::try_from(self.u.config.offline_sample_interval_s).unwrap_or(i64::MAX / 2).saturating_mul(1000);
         if !online && policy.queue_low_value && every > 0 && now - self.last_sample_ms >= every {
