@@ -202,8 +202,18 @@ async fn run(u: Uplink, mut stop: watch::Receiver<bool>, nudge: Arc<Notify>, sta
                     reconnect_armed = true;
                 }
             }
-            _ = nudge.notified() => l.fill(&mut session),
-            _ = tick.tick() => l.fill(&mut session),
+            _ = nudge.notified() => {
+                if l.fill(&mut session) {
+                    reconnect.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(backoff.next_delay_ms(rand::random::<f64>())));
+                    reconnect_armed = true;
+                }
+            }
+            _ = tick.tick() => {
+                if l.fill(&mut session) {
+                    reconnect.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(backoff.next_delay_ms(rand::random::<f64>())));
+                    reconnect_armed = true;
+                }
+            }
             _ = telemetry.tick() => {
                 l.maintain(session.as_ref().is_some_and(|s| s.up));
                 if let Some(s) = session.as_mut().filter(|s| s.up) {
@@ -332,15 +342,22 @@ impl Loop {
         self.publish_tagged(s, topic, qos, retain, payload, PubTag::Other)
     }
 
-    fn fill(&mut self, session: &mut Option<Session>) {
+    /// Tops up the window; true when the session had to be dropped (the
+    /// caller then schedules a reconnect).
+    fn fill(&mut self, session: &mut Option<Session>) -> bool {
         if let Some(s) = session.as_mut().filter(|s| s.up) {
             if let Err(e) = self.fill_session(s) {
                 warn!(error = %e, "drain stalled; reconnecting");
-                // Dropping the client closes its request channel: the event loop then errors out.
                 *session = None;
                 self.state.on_disconnect();
+                self.with_status(|st| {
+                    st.connected = false;
+                    st.last_error = Some(e);
+                });
+                return true;
             }
         }
+        false
     }
 
     /// Reads and publishes batches while the window has room.
