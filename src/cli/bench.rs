@@ -39,6 +39,17 @@ pub enum BenchArea {
         #[arg(long, default_value_t = 100)]
         batch: u64,
     },
+    /// Outbox drain over MQTT against `mosquitto_pub -l` on the same local broker; peak RSS at 10k and 100k.
+    Uplink {
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        #[arg(long, default_value_t = 500)]
+        batch_records: usize,
+        #[arg(long, default_value_t = 16)]
+        inflight: usize,
+    },
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -51,6 +62,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         BenchArea::Hub { broker, postgres, dir, records, devices, batch } => {
             let a = microclass::hub::bench::BenchArgs { broker, postgres, dir, records, devices, batch };
             print!("{}", microclass::hub::bench::run(&a).context("hub benchmark")?);
+        }
+        BenchArea::Uplink { dir, records, batch_records, inflight } => {
+            let r = microclass::bench::uplink::run(&dir, records, batch_records, inflight).context("uplink benchmark")?;
+            println!("{}", r.report());
+            let _ = std::fs::remove_dir_all(&dir);
         }
     }
     Ok(())

@@ -202,8 +202,18 @@ async fn run(u: Uplink, mut stop: watch::Receiver<bool>, nudge: Arc<Notify>, sta
                     reconnect_armed = true;
                 }
             }
-            _ = nudge.notified() => l.fill(&mut session),
-            _ = tick.tick() => l.fill(&mut session),
+            _ = nudge.notified() => {
+                if l.fill(&mut session) {
+                    reconnect.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(backoff.next_delay_ms(rand::random::<f64>())));
+                    reconnect_armed = true;
+                }
+            }
+            _ = tick.tick() => {
+                if l.fill(&mut session) {
+                    reconnect.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(backoff.next_delay_ms(rand::random::<f64>())));
+                    reconnect_armed = true;
+                }
+            }
             _ = telemetry.tick() => {
                 l.maintain(session.as_ref().is_some_and(|s| s.up));
                 if let Some(s) = session.as_mut().filter(|s| s.up) {
@@ -332,15 +342,22 @@ impl Loop {
         self.publish_tagged(s, topic, qos, retain, payload, PubTag::Other)
     }
 
-    fn fill(&mut self, session: &mut Option<Session>) {
+    /// Tops up the window; true when the session had to be dropped (the
+    /// caller then schedules a reconnect).
+    fn fill(&mut self, session: &mut Option<Session>) -> bool {
         if let Some(s) = session.as_mut().filter(|s| s.up) {
             if let Err(e) = self.fill_session(s) {
                 warn!(error = %e, "drain stalled; reconnecting");
-                // Dropping the client closes its request channel: the event loop then errors out.
                 *session = None;
                 self.state.on_disconnect();
+                self.with_status(|st| {
+                    st.connected = false;
+                    st.last_error = Some(e);
+                });
+                return true;
             }
         }
+        false
     }
 
     /// Reads and publishes batches while the window has room.
@@ -496,8 +513,7 @@ impl Loop {
         self.apply_disk_level(level, online);
     }
 
-    /// Acts on a disk level; public to the module so tests can drive it.
-    pub(super) fn apply_disk_level(&mut self, level: DiskLevel, online: bool) {
+    fn apply_disk_level(&mut self, level: DiskLevel, online: bool) {
         let policy = diskguard::policy(level, self.u.config.retention_days);
         if level != self.disk_level {
             let text = match level {
@@ -511,15 +527,10 @@ impl Loop {
             self.with_status(|s| s.disk_level = level);
         }
         let now = self.now_ms();
-        if policy.drop_low_value {
-            match outbox::drop_low_value(&self.conn) {
-                Ok(n) if n > 0 => self.with_status(|s| s.counters.low_value_dropped += n as u64),
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "dropping low-value rows failed"),
-            }
-        }
-        if let Err(e) = outbox::prune_sent(&self.conn, now - policy.keep_sent_ms) {
-            warn!(error = %e, "pruning sent rows failed");
+        match diskguard::enforce(&self.conn, policy, now) {
+            Ok(done) if done.low_value_dropped > 0 => self.with_status(|s| s.counters.low_value_dropped += done.low_value_dropped as u64),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "disk guard could not shrink the outbox"),
         }
         let every = i64::try_from(self.u.config.offline_sample_interval_s).unwrap_or(i64::MAX / 2).saturating_mul(1000);
         if !online && policy.queue_low_value && every > 0 && now - self.last_sample_ms >= every {

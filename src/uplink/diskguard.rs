@@ -48,6 +48,22 @@ pub fn policy(level: DiskLevel, retention_days: u32) -> Policy {
     }
 }
 
+/// What one enforcement pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Enforced {
+    pub low_value_dropped: usize,
+    pub sent_pruned: usize,
+}
+
+/// Applies `policy` to the outbox: tombstones unsent low-value rows when it
+/// says so and prunes acknowledged rows older than its retention. Unsent
+/// records are never touched (see `outbox`).
+pub fn enforce(conn: &rusqlite::Connection, policy: Policy, now_ms: i64) -> Result<Enforced, super::outbox::OutboxError> {
+    let low_value_dropped = if policy.drop_low_value { super::outbox::drop_low_value(conn)? } else { 0 };
+    let sent_pruned = super::outbox::prune_sent(conn, now_ms.saturating_sub(policy.keep_sent_ms))?;
+    Ok(Enforced { low_value_dropped, sent_pruned })
+}
+
 /// Free and total bytes of the filesystem holding `path` (None if unknown).
 pub fn disk_space(path: &Path) -> Option<(u64, u64)> {
     use std::os::unix::ffi::OsStrExt;
@@ -83,6 +99,30 @@ mod tests {
         assert!(!low.queue_low_value && low.drop_low_value);
         assert!(ok.keep_sent_ms > low.keep_sent_ms && low.keep_sent_ms > crit.keep_sent_ms);
         assert_eq!(crit.keep_sent_ms, 0);
+    }
+
+    #[test]
+    fn under_pressure_records_survive_while_samples_and_old_sent_rows_go() {
+        use crate::uplink::outbox;
+        let d = tempfile::tempdir().unwrap();
+        let mut c = outbox::open(&d.path().join("g.db")).unwrap();
+        let day = 86_400_000;
+        let now = 100 * day;
+        outbox::enqueue(&c, "sent-old", "tap", "{}", 0, 0).unwrap();
+        outbox::enqueue(&c, "sent-recent", "tap", "{}", 0, 0).unwrap();
+        outbox::enqueue(&c, "unsent-tap", "tap", r#"{"m":1}"#, 0, 0).unwrap();
+        outbox::enqueue(&c, "sample", "telemetry", r#"{"t":1}"#, -1, 0).unwrap();
+        outbox::mark_sent(&mut c, &[1], now - 3 * day).unwrap();
+        outbox::mark_sent(&mut c, &[2], now - 1000).unwrap();
+        let ok = enforce(&c, policy(DiskLevel::Ok, 30), now).unwrap();
+        assert_eq!(ok, Enforced { low_value_dropped: 0, sent_pruned: 0 });
+        let low = enforce(&c, policy(DiskLevel::Low, 30), now).unwrap();
+        assert_eq!(low, Enforced { low_value_dropped: 1, sent_pruned: 1 });
+        let crit = enforce(&c, policy(DiskLevel::Critical, 30), now).unwrap();
+        assert_eq!(crit, Enforced { low_value_dropped: 0, sent_pruned: 1 });
+        let left = outbox::next_batch_after(&c, 0, 1 << 20, 10).unwrap();
+        assert_eq!(left.iter().map(|r| (r.id.as_str(), r.kind.as_str())).collect::<Vec<_>>(), vec![("unsent-tap", "tap"), ("sample", "dropped")]);
+        assert_eq!(left[0].payload, r#"{"m":1}"#);
     }
 
     #[test]

@@ -89,18 +89,31 @@ pub fn next_batch_after(conn: &Connection, after_seq: i64, max_bytes: usize, max
 }
 
 /// Marks rows as acknowledged by the broker, in one transaction. Rows already
-/// marked keep their first `sent_ms`. Returns how many rows changed.
+/// marked keep their first `sent_ms`. Returns how many rows changed. Runs of
+/// consecutive seqs become one range update (a batch is usually one run).
 pub fn mark_sent(conn: &mut Connection, seqs: &[i64], now_ms: i64) -> Result<usize, OutboxError> {
     let tx = conn.transaction()?;
     let mut n = 0;
     {
-        let mut stmt = tx.prepare_cached("UPDATE outbox SET sent_ms = ?1 WHERE seq = ?2 AND sent_ms IS NULL")?;
-        for s in seqs {
-            n += stmt.execute(params![now_ms, s])?;
+        let mut stmt = tx.prepare_cached("UPDATE outbox SET sent_ms = ?1 WHERE seq BETWEEN ?2 AND ?3 AND sent_ms IS NULL")?;
+        for (from, to) in runs(seqs) {
+            n += stmt.execute(params![now_ms, from, to])?;
         }
     }
     tx.commit()?;
     Ok(n)
+}
+
+/// Consecutive runs of ascending seqs: [1,2,3,7,8] -> (1,3), (7,8).
+pub fn runs(seqs: &[i64]) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for &s in seqs {
+        match out.last_mut() {
+            Some((_, to)) if *to + 1 == s => *to = s,
+            _ => out.push((s, s)),
+        }
+    }
+    out
 }
 
 /// Unsent rows and the creation time of the oldest one.
@@ -226,6 +239,21 @@ mod tests {
         let t: i64 = conn.query_row("SELECT sent_ms FROM outbox WHERE seq = 2", [], |r| r.get(0)).unwrap();
         assert_eq!(t, 50);
         assert_eq!(backlog(&conn).unwrap().oldest_created_ms, Some(1003));
+    }
+
+    #[test]
+    fn seqs_group_into_consecutive_runs() {
+        assert_eq!(runs(&[1, 2, 3, 7, 8, 10]), vec![(1, 3), (7, 8), (10, 10)]);
+        assert_eq!(runs(&[]), vec![]);
+    }
+
+    #[test]
+    fn marking_a_batch_with_holes_leaves_the_holes_alone() {
+        let (_d, mut conn) = db();
+        fill(&conn, 5, "{}");
+        assert_eq!(mark_sent(&mut conn, &[1, 2, 4, 5], 9).unwrap(), 4);
+        let b = next_batch_after(&conn, 0, 1 << 20, 100).unwrap();
+        assert_eq!(b.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3]);
     }
 
     #[test]

@@ -152,23 +152,26 @@ impl Ack {
 /// is sent as a JSON string so one bad row cannot block the queue.
 pub fn encode_batch(out: &mut String, stream: &str, device: &str, sent_ms: i64, rows: &[OutRow]) -> usize {
     out.clear();
-    let _ = write!(
-        out,
-        "{{\"v\":{PROTOCOL_VERSION},\"stream\":{},\"device\":{},\"sent_ms\":{sent_ms},\"records\":[",
-        json_str(stream),
-        json_str(device)
-    );
+    let _ = write!(out, "{{\"v\":{PROTOCOL_VERSION},\"stream\":");
+    push_json_str(out, stream);
+    out.push_str(",\"device\":");
+    push_json_str(out, device);
+    let _ = write!(out, ",\"sent_ms\":{sent_ms},\"records\":[");
     let mut invalid = 0;
     for (i, r) in rows.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{{\"seq\":{},\"id\":{},\"kind\":{},\"created_ms\":{},\"payload\":", r.seq, json_str(&r.id), json_str(&r.kind), r.created_ms);
+        let _ = write!(out, "{{\"seq\":{},\"id\":", r.seq);
+        push_json_str(out, &r.id);
+        out.push_str(",\"kind\":");
+        push_json_str(out, &r.kind);
+        let _ = write!(out, ",\"created_ms\":{},\"payload\":", r.created_ms);
         if serde_json::from_str::<serde::de::IgnoredAny>(&r.payload).is_ok() {
             out.push_str(r.payload.trim());
         } else {
             invalid += 1;
-            out.push_str(&json_str(&r.payload));
+            push_json_str(out, &r.payload);
         }
         out.push('}');
     }
@@ -176,8 +179,15 @@ pub fn encode_batch(out: &mut String, stream: &str, device: &str, sent_ms: i64, 
     invalid
 }
 
-fn json_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+/// Appends `s` as a JSON string; ids and kinds take the no-escape fast path.
+fn push_json_str(out: &mut String, s: &str) {
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+    }
 }
 
 /// One record of an `events` batch as the hub reads it.

@@ -88,13 +88,20 @@ impl Hub {
     }
 
     pub fn connect_as(client_id: &str, port: u16, transport: Option<Transport>) -> Hub {
+        Hub::connect_with(client_id, port, |o| {
+            if let Some(t) = transport {
+                o.set_transport(t);
+            }
+        })
+    }
+
+    /// Connects with options adjusted by `tweak` (credentials, TLS).
+    pub fn connect_with(client_id: &str, port: u16, tweak: impl FnOnce(&mut MqttOptions)) -> Hub {
         let mut o = MqttOptions::new(client_id, "127.0.0.1", port);
         o.set_clean_session(false);
         o.set_keep_alive(Duration::from_secs(5));
         o.set_max_packet_size(32 << 20, 32 << 20);
-        if let Some(t) = transport {
-            o.set_transport(t);
-        }
+        tweak(&mut o);
         let (client, mut el) = AsyncClient::new(o, 1000);
         let state = Arc::new(Mutex::new(HubState::default()));
         let stop = Arc::new(AtomicBool::new(false));

@@ -104,3 +104,43 @@ fn tls_with_client_certificates_and_the_acl_keep_devices_in_their_own_prefix() {
     finish(up2);
     finish(up3);
 }
+
+#[test]
+fn username_and_password_with_the_same_acl_admit_only_the_right_password() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("acl"), ACL).unwrap();
+    let passwd = dir.path().join("passwd");
+    for (user, pw) in [("pi-1", "s3cret-pi-1"), ("hub", "s3cret-hub")] {
+        let mut c = std::process::Command::new("mosquitto_passwd");
+        if !passwd.exists() {
+            c.arg("-c");
+        }
+        let st = c.args(["-b", passwd.to_str().unwrap(), user, pw]).status().expect("mosquitto_passwd (mosquitto) is not installed");
+        assert!(st.success());
+    }
+    let (pw, acl) = (passwd.clone(), dir.path().join("acl"));
+    let broker = Broker::with_listener(&dir.path().join("broker"), move |port, _| {
+        format!("listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n", pw.display(), acl.display())
+    });
+    let hub = Hub::connect_with("hub", broker.port, |o| {
+        o.set_credentials("hub", "s3cret-hub");
+    });
+    let db = dir.path().join("k.db");
+    let ids = fill(&db, 200, "pw");
+    let good = dir.path().join("pi-1.pw");
+    std::fs::write(&good, "s3cret-pi-1\n").unwrap();
+    let cfg = HubConfig { username: Some("pi-1".into()), password_file: Some(good), ..hub_config(&broker.url()) };
+    let up = start(cfg.clone(), &db);
+    assert!(hub.wait_for_ids(&ids, Duration::from_secs(15)), "password drain did not finish: {:?}", up.status().last_error);
+    hub.assert_complete(&stream_of(&db), &ids);
+    finish(up);
+
+    let bad = dir.path().join("bad.pw");
+    std::fs::write(&bad, "guess").unwrap();
+    let db2 = dir.path().join("k2.db");
+    fill(&db2, 3, "badpw");
+    let up2 = start(HubConfig { password_file: Some(bad), client_id: "pi-1-bad".into(), ..cfg }, &db2);
+    wait_until(Duration::from_secs(10), "refused logins", || up2.status().counters.connect_failures >= 2);
+    assert_eq!(records_unsent(&db2), 3);
+    finish(up2);
+}
