@@ -3,11 +3,15 @@
 pub mod app;
 pub mod bench;
 pub mod clock;
+pub mod clock_watch;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod doctor;
 pub mod hw;
 pub mod model;
+pub mod provision;
+pub mod service;
 pub mod store;
 pub mod uplink;
 pub mod hub;

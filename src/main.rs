@@ -35,6 +35,10 @@ enum Command {
     Uplink(cli::uplink::UplinkArgs),
     /// The reference district hub: keygen, publish, ingest, report, devices.
     Hub(cli::hub::HubArgs),
+    /// Write or change the device configuration (prompts, or flags for scripts).
+    Provision(cli::provision::ProvisionArgs),
+    /// Check the hardware, storage, clock and hub link; non-zero exit on a failure.
+    Doctor(cli::doctor::DoctorArgs),
 }
 
 fn main() {
@@ -85,6 +89,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let cfg = cli::load_config(config, None)?;
             return cli::uplink::run(args, &cfg);
         }
+        Command::Provision(args) => return cli::provision::run(args, config),
+        Command::Doctor(args) => return Ok(cli::doctor::run(args, config)),
     }
     Ok(0)
 }

@@ -3,6 +3,8 @@
 
 pub mod bench;
 pub mod demo;
+pub mod doctor;
+pub mod provision;
 pub mod hub;
 pub mod run;
 pub mod tap;
