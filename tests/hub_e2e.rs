@@ -221,3 +221,36 @@ fn two_postgres_workers_on_a_shared_subscription_count_a_district_exactly_once()
     let pg = Postgres::start();
     district_end_to_end(Store::Postgres(pg.conn.clone()), 2);
 }
+
+/// A device batch may reach 64 KiB and a single large record more; the
+/// worker must take packets far above rumqttc's 10 KiB default.
+#[test]
+fn a_batch_of_several_hundred_kilobytes_is_ingested() {
+    let root = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start();
+    let store = Store::Sqlite(root.path().join("hub.db"));
+    let worker = start_ingest(&store, &broker.url(), "hub-big", None, &root.path().join("ingest.log"));
+    let records: Vec<_> = (1..=500)
+        .map(|seq| serde_json::json!({"seq": seq, "id": format!("big-{seq}"), "kind": "credit", "created_ms": seq,
+            "payload": {"v": 1, "type": "credit", "id": format!("big-{seq}"), "member": "m101", "minutes": 1, "year": 2026, "note": "x".repeat(600)}}))
+        .collect();
+    let batch = serde_json::json!({"v": 1, "stream": "S1", "device": "pi-big", "sent_ms": 0, "records": records}).to_string();
+    assert!(batch.len() > 300_000);
+    let file = root.path().join("batch.json");
+    std::fs::write(&file, &batch).unwrap();
+    // The status subscription is the worker's last: once its retained status arrives, all are in place.
+    let publish = |topic: &str, args: &[&str]| {
+        let st = Command::new("mosquitto_pub")
+            .args(["-p", &broker.port.to_string(), "-q", "1", "-t", topic])
+            .args(args)
+            .status()
+            .expect("mosquitto_pub must be installed (mosquitto-clients, see .ci/install-deps)");
+        assert!(st.success());
+    };
+    publish("mc/v1/d1/c1/pi-big/status", &["-r", "-m", r#"{"v":1,"state":"offline","district":"d1","centre":"c1","device":"pi-big","boot_id":"b"}"#]);
+    wait_until("the worker subscribed", 20, || devices(&store).len() == 1);
+    publish("mc/v1/d1/c1/pi-big/events", &["-f", file.to_str().unwrap()]);
+    wait_until("500 records stored", 20, || devices(&store)[0]["records"] == 500);
+    let stats = stop_ingest(worker);
+    assert_eq!((stats["inserted"].as_u64(), stats["bad_messages"].as_u64()), (Some(500), Some(0)));
+}
