@@ -207,9 +207,10 @@ pub fn run(args: HubArgs) -> Result<i32> {
         HubCmd::Report { store, roster, catalog, year, minutes_per_hour, quota_hours, csv_dir, html: html_out, title } => {
             let roster = roster.map(|p| read_roster(&p)).transpose()?;
             let catalog = catalog.map(|p| read_catalog(&p)).transpose()?;
-            let rows = store.open()?.records(&report::KINDS)?;
             let st = report::Settings { minutes_per_hour, quota_hours, year };
-            let r = report::build(&rows, roster.as_ref(), catalog.as_ref(), &st);
+            let mut builder = report::Builder::new(&st);
+            store.open()?.each_record(&report::KINDS, &mut |row| builder.add(&row))?;
+            let r = builder.finish(roster.as_ref(), catalog.as_ref());
             if let Some(dir) = csv_dir {
                 std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
                 for (name, text) in report::to_csv(&r) {

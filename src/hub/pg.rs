@@ -185,16 +185,17 @@ impl HubStore for PgHub {
             .collect())
     }
 
-    fn records(&mut self, kinds: &[&str]) -> Result<Vec<RecordRow>, StoreError> {
-        let mut out = Vec::new();
+    fn each_record(&mut self, kinds: &[&str], f: &mut dyn FnMut(RecordRow)) -> Result<(), StoreError> {
+        use postgres::fallible_iterator::FallibleIterator;
         for k in kinds {
-            for r in self.client.query("SELECT centre, device, kind, payload FROM records WHERE kind = $1 ORDER BY created_ms, id", &[k])? {
+            let mut rows = self.client.query_raw("SELECT centre, device, kind, payload FROM records WHERE kind = $1", [k])?;
+            while let Some(r) = rows.next()? {
                 let payload: String = r.get(3);
                 let payload = serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload));
-                out.push(RecordRow { centre: r.get(0), device: r.get(1), kind: r.get(2), payload });
+                f(RecordRow { centre: r.get(0), device: r.get(1), kind: r.get(2), payload });
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn record_count(&mut self) -> Result<i64, StoreError> {

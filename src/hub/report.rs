@@ -94,32 +94,51 @@ fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
 /// Builds the report from stored rows (any order), the roster (names, and
 /// members with no credit at all) and the catalogue (titles, required flags).
 pub fn build(rows: &[RecordRow], roster: Option<&RosterDoc>, catalog: Option<&CatalogDoc>, st: &Settings) -> Report {
-    let mut r = Report { settings_quota_minutes: i64::from(st.quota_hours) * i64::from(st.minutes_per_hour), minutes_per_hour: st.minutes_per_hour, ..Default::default() };
-    let mut seen_ids: HashSet<&str> = HashSet::new();
-    let mut minutes: BTreeMap<(String, i32), i64> = BTreeMap::new();
-    let mut centres: BTreeMap<String, (CentreLine, BTreeSet<String>, i64)> = BTreeMap::new();
-    let mut courses: BTreeMap<String, (CourseLine, BTreeSet<String>)> = BTreeMap::new();
-    let mut years: BTreeSet<i32> = st.year.into_iter().collect();
-    for row in rows {
+    let mut b = Builder::new(st);
+    for r in rows {
+        b.add(r);
+    }
+    b.finish(roster, catalog)
+}
+
+/// The report accumulated one record at a time: only totals are kept (and
+/// the ids seen, so a record stored twice under one id counts once).
+pub struct Builder {
+    st: Settings,
+    r: Report,
+    seen_ids: HashSet<String>,
+    minutes: BTreeMap<(String, i32), i64>,
+    centres: BTreeMap<String, (CentreLine, BTreeSet<String>, i64)>,
+    courses: BTreeMap<String, (CourseLine, BTreeSet<String>)>,
+    years: BTreeSet<i32>,
+}
+
+impl Builder {
+    pub fn new(st: &Settings) -> Builder {
+        let r = Report { settings_quota_minutes: i64::from(st.quota_hours) * i64::from(st.minutes_per_hour), minutes_per_hour: st.minutes_per_hour, ..Default::default() };
+        Builder { st: st.clone(), r, seen_ids: HashSet::new(), minutes: BTreeMap::new(), centres: BTreeMap::new(), courses: BTreeMap::new(), years: st.year.into_iter().collect() }
+    }
+
+    pub fn add(&mut self, row: &RecordRow) {
         let p = &row.payload;
         if let Some(id) = s(p, "id") {
-            if !seen_ids.insert(id) {
-                continue;
+            if !self.seen_ids.insert(id.to_string()) {
+                return;
             }
         }
-        let centre = &mut centres.entry(row.centre.clone()).or_insert_with(|| (CentreLine { centre: row.centre.clone(), ..Default::default() }, BTreeSet::new(), 0));
+        let centre = self.centres.entry(row.centre.clone()).or_insert_with(|| (CentreLine { centre: row.centre.clone(), ..Default::default() }, BTreeSet::new(), 0));
         match row.kind.as_str() {
             "credit" => {
                 let (Some(m), Some(min), Some(y)) = (s(p, "member"), p.get("minutes").and_then(Value::as_i64), p.get("year").and_then(Value::as_i64)) else {
-                    r.unreadable += 1;
-                    continue;
+                    self.r.unreadable += 1;
+                    return;
                 };
                 let y = y as i32;
-                if st.year.is_some_and(|want| want != y) {
-                    continue;
+                if self.st.year.is_some_and(|want| want != y) {
+                    return;
                 }
-                years.insert(y);
-                *minutes.entry((m.to_string(), y)).or_default() += min;
+                self.years.insert(y);
+                *self.minutes.entry((m.to_string(), y)).or_default() += min;
                 centre.0.credited_minutes += min;
             }
             "tap" if s(p, "outcome") == Some("signed_in") => {
@@ -134,19 +153,19 @@ pub fn build(rows: &[RecordRow], roster: Option<&RosterDoc>, catalog: Option<&Ca
             "session" if s(p, "event") == Some("started") => centre.0.sessions += 1,
             "rating" => {
                 let Some(stars) = p.get("stars").and_then(Value::as_u64).filter(|s| (1..=5).contains(s)) else {
-                    r.unreadable += 1;
-                    continue;
+                    self.r.unreadable += 1;
+                    return;
                 };
-                r.stars[stars as usize - 1] += 1;
+                self.r.stars[stars as usize - 1] += 1;
                 centre.0.ratings += 1;
                 centre.2 += stars as i64;
             }
             "play" => {
                 let Some(c) = s(p, "course") else {
-                    r.unreadable += 1;
-                    continue;
+                    self.r.unreadable += 1;
+                    return;
                 };
-                let e = courses.entry(c.to_string()).or_insert_with(|| (CourseLine { course: c.to_string(), ..Default::default() }, BTreeSet::new()));
+                let e = self.courses.entry(c.to_string()).or_insert_with(|| (CourseLine { course: c.to_string(), ..Default::default() }, BTreeSet::new()));
                 e.0.plays += 1;
                 if p.get("completed").and_then(Value::as_bool) == Some(true) {
                     e.0.completed_plays += 1;
@@ -157,40 +176,47 @@ pub fn build(rows: &[RecordRow], roster: Option<&RosterDoc>, catalog: Option<&Ca
             _ => {}
         }
     }
-    // Members on the roster with nothing credited still owe the whole quota.
-    let mut names = BTreeMap::new();
-    if let Some(roster) = roster {
-        for m in &roster.members {
-            names.insert(m.id.clone(), (m.name.clone(), m.branch.clone(), m.home_centre.clone()));
-            for &y in &years {
-                minutes.entry((m.id.clone(), y)).or_default();
+
+    pub fn finish(self, roster: Option<&RosterDoc>, catalog: Option<&CatalogDoc>) -> Report {
+        let Builder { mut r, mut minutes, centres, mut courses, years, .. } = self;
+        // Members on the roster with nothing credited still owe the whole quota.
+        let mut names = BTreeMap::new();
+        if let Some(roster) = roster {
+            for m in &roster.members {
+                names.insert(m.id.clone(), (m.name.clone(), m.branch.clone(), m.home_centre.clone()));
+                for &y in &years {
+                    minutes.entry((m.id.clone(), y)).or_default();
+                }
             }
         }
-    }
-    for ((member, year), min) in minutes {
-        let (name, branch, home) = names.get(&member).cloned().unwrap_or_default();
-        r.members.push(MemberLine { member, name, branch, home_centre: home, year, minutes: min, short_minutes: (r.settings_quota_minutes - min).max(0) });
-    }
-    r.centres = centres
-        .into_values()
-        .map(|(mut c, members, sum)| {
-            c.members = members.len() as u64;
-            c.rating_avg = (c.ratings > 0).then(|| sum as f64 / c.ratings as f64);
-            c
-        })
-        .collect();
-    if let Some(cat) = catalog {
-        for c in &cat.courses {
-            let e = courses.entry(c.id.clone()).or_insert_with(|| (CourseLine { course: c.id.clone(), ..Default::default() }, BTreeSet::new()));
-            e.0.title = c.title.clone();
-            e.0.required = c.required;
+        for ((member, year), min) in minutes {
+            let (name, branch, home) = names.get(&member).cloned().unwrap_or_default();
+            r.members.push(MemberLine { member, name, branch, home_centre: home, year, minutes: min, short_minutes: (r.settings_quota_minutes - min).max(0) });
         }
+        r.centres = centres
+            .into_values()
+            .map(|(mut c, members, sum)| {
+                c.members = members.len() as u64;
+                c.rating_avg = (c.ratings > 0).then(|| sum as f64 / c.ratings as f64);
+                c
+            })
+            .collect();
+        if let Some(cat) = catalog {
+            for c in &cat.courses {
+                let e = courses.entry(c.id.clone()).or_insert_with(|| (CourseLine { course: c.id.clone(), ..Default::default() }, BTreeSet::new()));
+                e.0.title = c.title.clone();
+                e.0.required = c.required;
+            }
+        }
+        r.courses = courses
+            .into_values()
+            .map(|(mut c, m)| {
+                c.members_completed = m.len() as u64;
+                c
+            })
+            .collect();
+        r
     }
-    r.courses = courses.into_values().map(|(mut c, m)| {
-        c.members_completed = m.len() as u64;
-        c
-    }).collect();
-    r
 }
 
 fn csv_field(s: &str) -> String {

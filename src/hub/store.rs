@@ -80,7 +80,15 @@ pub trait HubStore: Send {
     fn device_status(&mut self, o: &Origin, status: &Status, now_ms: i64) -> Result<(), StoreError>;
     fn device_seen(&mut self, o: &Origin, backlog: Option<u64>, now_ms: i64) -> Result<(), StoreError>;
     fn devices(&mut self) -> Result<Vec<DeviceRow>, StoreError>;
-    fn records(&mut self, kinds: &[&str]) -> Result<Vec<RecordRow>, StoreError>;
+    /// Calls `f` for every stored record of `kinds`, streaming (a year of a
+    /// district does not have to fit in memory).
+    fn each_record(&mut self, kinds: &[&str], f: &mut dyn FnMut(RecordRow)) -> Result<(), StoreError>;
+    /// Every stored record of `kinds`, collected (tests and small tools).
+    fn records(&mut self, kinds: &[&str]) -> Result<Vec<RecordRow>, StoreError> {
+        let mut out = Vec::new();
+        self.each_record(kinds, &mut |r| out.push(r))?;
+        Ok(out)
+    }
     fn record_count(&mut self) -> Result<i64, StoreError>;
 }
 
@@ -291,18 +299,17 @@ impl HubStore for SqliteHub {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn records(&mut self, kinds: &[&str]) -> Result<Vec<RecordRow>, StoreError> {
-        let mut st = self.conn.prepare_cached("SELECT centre, device, kind, payload FROM records WHERE kind = ?1 ORDER BY created_ms, id")?;
-        let mut out = Vec::new();
+    fn each_record(&mut self, kinds: &[&str], f: &mut dyn FnMut(RecordRow)) -> Result<(), StoreError> {
+        let mut st = self.conn.prepare_cached("SELECT centre, device, kind, payload FROM records WHERE kind = ?1")?;
         for k in kinds {
-            let rows = st.query_map(params![k], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?;
-            for row in rows {
-                let (centre, device, kind, payload) = row?;
+            let mut rows = st.query(params![k])?;
+            while let Some(r) = rows.next()? {
+                let payload: String = r.get(3)?;
                 let payload = serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload));
-                out.push(RecordRow { centre, device, kind, payload });
+                f(RecordRow { centre: r.get(0)?, device: r.get(1)?, kind: r.get(2)?, payload });
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn record_count(&mut self) -> Result<i64, StoreError> {
