@@ -6,6 +6,9 @@
 //! from home. The report's hours must equal the hours the script earned,
 //! with nothing counted twice.
 
+#[path = "support/certs.rs"]
+#[allow(dead_code)]
+mod certs;
 #[path = "support/hub_device.rs"]
 mod device;
 #[path = "support/hub_env.rs"]
@@ -253,4 +256,41 @@ fn a_batch_of_several_hundred_kilobytes_is_ingested() {
     wait_until("500 records stored", 20, || devices(&store)[0]["records"] == 500);
     let stats = stop_ingest(worker);
     assert_eq!((stats["inserted"].as_u64(), stats["bad_messages"].as_u64()), (Some(500), Some(0)));
+}
+
+/// Publish and ingest over TLS with a pinned CA; without the CA the hub refuses to connect.
+#[test]
+fn the_hub_publishes_and_ingests_over_tls_with_a_pinned_ca() {
+    let root = tempfile::tempdir().unwrap();
+    let pki = certs::Pki::new(&root.path().join("pki"), "district-ca");
+    let broker = Mosquitto::start_tls(&pki.ca, &pki.server_cert, &pki.server_key);
+    let url = format!("mqtts://127.0.0.1:{}", broker.port);
+    let key_dir = root.path().join("key");
+    hub(&["keygen", "--out", key_dir.to_str().unwrap()]);
+    let key = key_dir.join("hub.key");
+    let roster = fixture("roster.csv");
+    let out = Command::new(BIN).args(["hub", "publish", "roster", roster.to_str().unwrap(), "--key", key.to_str().unwrap(), "--broker", &url, "--district", DISTRICT]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--ca-file"), "{out:?}");
+    hub(&["publish", "roster", roster.to_str().unwrap(), "--key", key.to_str().unwrap(), "--broker", &url, "--district", DISTRICT, "--ca-file", pki.ca.to_str().unwrap()]);
+    let got = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "--cafile", pki.ca.to_str().unwrap(), "-t", "mc/v1/d1/roster", "-C", "1", "-W", "10"])
+        .output()
+        .expect("mosquitto_sub must be installed (mosquitto-clients)");
+    let env: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap_or_else(|e| panic!("{e}: {got:?}"));
+    assert_eq!((env["kind"].as_str(), env["district"].as_str()), (Some("roster"), Some("d1")));
+
+    let store = Store::Sqlite(root.path().join("hub.db"));
+    let mut args: Vec<String> = vec!["hub".into(), "ingest".into()];
+    args.extend(store_args(&store));
+    args.extend(["--broker", &url, "--district", DISTRICT, "--client-id", "hub-tls", "--ca-file", pki.ca.to_str().unwrap()].map(String::from));
+    let worker = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let status = r#"{"v":1,"state":"offline","district":"d1","centre":"c1","device":"pi-tls","boot_id":"b"}"#;
+    let pubd = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "--cafile", pki.ca.to_str().unwrap(), "-q", "1", "-r", "-t", "mc/v1/d1/c1/pi-tls/status", "-m", status])
+        .status()
+        .unwrap();
+    assert!(pubd.success());
+    wait_until("the device status stored over TLS", 20, || devices(&store).len() == 1);
+    let stats = stop_ingest(worker);
+    assert_eq!(stats["status_updates"].as_u64(), Some(1));
 }

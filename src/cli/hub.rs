@@ -41,7 +41,7 @@ impl StoreArgs {
 
 #[derive(clap::Args, Clone)]
 pub struct BrokerArgs {
-    /// Broker, mqtt://host[:port].
+    /// Broker, mqtt://host[:port] or mqtts://host[:port] (with --ca-file).
     #[arg(long, env = "MICROCLASS_HUB_BROKER", default_value = "mqtt://127.0.0.1:1883")]
     pub broker: String,
     #[arg(long, env = "MICROCLASS_HUB_DISTRICT")]
@@ -54,6 +54,14 @@ pub struct BrokerArgs {
     /// File holding the broker password.
     #[arg(long)]
     pub password_file: Option<PathBuf>,
+    /// CA certificate of the broker (PEM), required for mqtts://.
+    #[arg(long, env = "MICROCLASS_HUB_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for brokers that authenticate by certificate.
+    #[arg(long, requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    #[arg(long, requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
 }
 
 impl BrokerArgs {
@@ -62,7 +70,14 @@ impl BrokerArgs {
             Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?.trim().to_string()),
             None => None,
         };
-        Ok(BrokerOptions { url: self.broker.clone(), client_id: self.client_id.clone().unwrap_or_else(|| default_id.to_string()), username: self.username.clone(), password })
+        Ok(BrokerOptions {
+            url: self.broker.clone(),
+            client_id: self.client_id.clone().unwrap_or_else(|| default_id.to_string()),
+            username: self.username.clone(),
+            password,
+            ca_file: self.ca_file.clone(),
+            client_cert: self.client_cert.clone().zip(self.client_key.clone()),
+        })
     }
 }
 

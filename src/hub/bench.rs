@@ -251,7 +251,7 @@ pub fn run(a: &BenchArgs) -> Result<String, BenchError> {
             (Some(b), u)
         }
     };
-    let opts = BrokerOptions { url, client_id: String::new(), username: None, password: None };
+    let opts = BrokerOptions { url, ..Default::default() };
     let district = format!("bench{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
     let r = replay(&district, a.records, a.devices, a.batch);
     let mut out = format!("replay: {} records in {} batches from {} devices, broker {}\n", r.records, r.messages.len(), a.devices, opts.url);

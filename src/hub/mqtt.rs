@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MqttError {
-    #[error("broker url {0:?}: expected mqtt://host[:port]")]
+    #[error("broker url {0:?}: expected mqtt://host[:port] or mqtts://host[:port]")]
     Url(String),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("mqtt client: {0}")]
     Client(#[from] rumqttc::v5::ClientError),
     #[error("mqtt connection: {0}")]
@@ -25,32 +27,56 @@ pub enum MqttError {
     Timeout(String),
 }
 
-/// `mqtt://host[:port]` into (host, port).
-pub fn broker(url: &str) -> Result<(String, u16), MqttError> {
-    let rest = url.trim().strip_prefix("mqtt://").ok_or_else(|| MqttError::Url(url.into()))?.trim_end_matches('/');
+/// `mqtt://host[:port]` or `mqtts://host[:port]` into (host, port, tls).
+pub fn broker_tls(url: &str) -> Result<(String, u16, bool), MqttError> {
+    let u = url.trim();
+    let (rest, tls) = match (u.strip_prefix("mqtt://"), u.strip_prefix("mqtts://")) {
+        (Some(r), _) => (r, false),
+        (_, Some(r)) => (r, true),
+        _ => return Err(MqttError::Url(url.into())),
+    };
+    let rest = rest.trim_end_matches('/');
     match rest.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() => Ok((h.to_string(), p.parse().map_err(|_| MqttError::Url(url.into()))?)),
-        None if !rest.is_empty() => Ok((rest.to_string(), 1883)),
+        Some((h, p)) if !h.is_empty() => Ok((h.to_string(), p.parse().map_err(|_| MqttError::Url(url.into()))?, tls)),
+        None if !rest.is_empty() => Ok((rest.to_string(), if tls { 8883 } else { 1883 }, tls)),
         _ => Err(MqttError::Url(url.into())),
     }
+}
+
+/// (host, port) of a broker URL.
+pub fn broker(url: &str) -> Result<(String, u16), MqttError> {
+    broker_tls(url).map(|(h, p, _)| (h, p))
 }
 
 /// Largest MQTT packet the hub accepts or sends (batches, signed documents).
 pub const MAX_PACKET_BYTES: u32 = 16 << 20;
 
 /// Connection settings shared by ingest and publish.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BrokerOptions {
     pub url: String,
     pub client_id: String,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// CA that signed the broker's certificate (pinned; needed for mqtts://).
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Client certificate and key, when the broker authenticates clients by certificate.
+    pub client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl BrokerOptions {
     fn mqtt(&self) -> Result<MqttOptions, MqttError> {
-        let (host, port) = broker(&self.url)?;
+        let (host, port, tls) = broker_tls(&self.url)?;
         let mut o = MqttOptions::new(self.client_id.clone(), host, port);
+        if tls {
+            let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| MqttError::Tls(format!("{}: {e}", p.display())));
+            let ca = read(self.ca_file.as_deref().ok_or_else(|| MqttError::Tls("mqtts:// needs --ca-file (the broker's CA is pinned)".into()))?)?;
+            let client_auth = match &self.client_cert {
+                Some((c, k)) => Some((read(c)?, read(k)?)),
+                None => None,
+            };
+            o.set_transport(rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Simple { ca, alpn: None, client_auth }));
+        }
         o.set_keep_alive(Duration::from_secs(30));
         // rumqttc's default limit (10 KiB) is below a device batch (64 KiB,
         // a single large record more): a lower limit would drop the connection.
@@ -204,7 +230,10 @@ mod tests {
         assert_eq!(broker("mqtt://10.0.0.5").unwrap(), ("10.0.0.5".into(), 1883));
         assert_eq!(broker("mqtt://localhost:18830/").unwrap(), ("localhost".into(), 18830));
         assert!(broker("http://x").is_err());
+        let o = BrokerOptions { url: "mqtts://h".into(), ..Default::default() };
+        assert!(matches!(o.mqtt(), Err(MqttError::Tls(m)) if m.contains("--ca-file")));
         assert!(broker("mqtt://:1").is_err());
         assert!(broker("mqtt://h:port").is_err());
+        assert_eq!(broker_tls("mqtts://hub.example").unwrap(), ("hub.example".into(), 8883, true));
     }
 }

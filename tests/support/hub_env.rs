@@ -46,6 +46,24 @@ impl Mosquitto {
         Mosquitto { port, child, _dir: dir }
     }
 
+    /// A broker with only a TLS listener (server certificate signed by `ca`).
+    /// `user root`: when run as root, mosquitto would otherwise drop to a user
+    /// that cannot read the test keys (ignored when not root).
+    #[allow(dead_code)]
+    pub fn start_tls(ca: &Path, cert: &Path, key: &Path) -> Mosquitto {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("user root\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence false\ncafile {}\ncertfile {}\nkeyfile {}\n", ca.display(), cert.display(), key.display()),
+        )
+        .unwrap();
+        let child = Command::new("mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("mosquitto must be installed for this test");
+        wait_port(port);
+        Mosquitto { port, child, _dir: dir }
+    }
+
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
