@@ -35,6 +35,12 @@ enum Command {
     Uplink(cli::uplink::UplinkArgs),
     /// The reference district hub: keygen, publish, ingest, report, devices.
     Hub(cli::hub::HubArgs),
+    /// Download the courses the catalogue lists into the cache.
+    Fetch(cli::fetch::FetchArgs),
+    /// Import courses from a USB stick folder (verified by hash).
+    Import(cli::import::ImportArgs),
+    /// Write a USB stick folder from the course cache.
+    Export(cli::export::ExportArgs),
     /// Write or change the device configuration (prompts, or flags for scripts).
     Provision(cli::provision::ProvisionArgs),
     /// Check the hardware, storage, clock and hub link; non-zero exit on a failure.
@@ -59,6 +65,9 @@ fn main() {
 fn dispatch(cli: Cli) -> Result<i32> {
     let config = cli.config.as_deref();
     match cli.command {
+        Command::Fetch(args) => return cli::fetch::run(args, config),
+        Command::Import(args) => return cli::import::run(args, config),
+        Command::Export(args) => return cli::export::run(args, config),
         Command::Run(args) => {
             let fallback = args.data_dir.clone().unwrap_or_else(cli::demo_data_dir);
             let sim = matches!(args.board, Some(cli::run::BoardArg::Sim));

@@ -2,6 +2,7 @@
 //! the same run and prints the ratio against the target.
 
 pub mod core;
+pub mod library;
 pub mod uplink;
 
 /// The p-th percentile (0-100) of sorted samples.

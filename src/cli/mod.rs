@@ -3,6 +3,9 @@
 
 pub mod bench;
 pub mod demo;
+pub mod export;
+pub mod fetch;
+pub mod import;
 pub mod doctor;
 pub mod provision;
 pub mod hub;
