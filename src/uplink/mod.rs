@@ -14,6 +14,7 @@ pub mod connect;
 pub mod diskguard;
 pub mod downlink;
 pub mod envelope;
+pub mod marker;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod outbox;
