@@ -5,7 +5,8 @@
 //!
 //! Layout: `state` (pure drain protocol state), `outbox` (queries), `wire`
 //! (payloads), `envelope` + `downlink` (signed documents), `command`,
-//! `diskguard`, `sysinfo`, `connect` (rumqttc options, TLS), `client` (I/O loop).
+//! `diskguard`, `sysinfo`, `connect` (rumqttc options, TLS), `client` (I/O loop),
+//! `marker` (the writer thread that marks acknowledged rows sent).
 
 pub mod client;
 pub mod command;
