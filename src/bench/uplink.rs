@@ -56,6 +56,9 @@ pub struct UplinkBench {
 
 struct Mosquitto(Child);
 
+/// Byte bound of one batch in the benchmark.
+const BATCH_BYTES: usize = 256 * 1024;
+
 fn ticks_per_s() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -133,7 +136,7 @@ fn drain(dir: &Path, broker: u32, port: u16, n: usize, batch_records: usize, inf
         centre: "c1".into(),
         device: format!("bench-{n}"),
         batch_records,
-        batch_bytes: 256 * 1024,
+        batch_bytes: BATCH_BYTES,
         inflight,
         offline_sample_interval_s: 0,
         ..HubConfig::default()
@@ -232,14 +235,14 @@ impl UplinkBench {
         format!(
             "uplink drain (QoS 1, up to {} records/batch, {} batches in flight)\n\
              {}  peak RSS {:.1} MiB\n\
-             {}  peak RSS {:.1} MiB ({:+.1} MiB for 10x the backlog)\n\
+             {}  peak RSS {:.1} MiB ({:+.1} MiB for 10x the backlog; in-flight data is bounded by {} x {} KiB)\n\
              mosquitto_pub -l, QoS 1, one record per message\n\
              {}\n\
              ratio uplink / baseline: events/s {:.2} (target >= 2: {}), CPU per event {:.2}x less",
             self.batch_records,
             self.inflight,
             line(&self.small), mib(self.small.peak_rss_bytes),
-            line(&self.large), mib(self.large.peak_rss_bytes), growth,
+            line(&self.large), mib(self.large.peak_rss_bytes), growth, self.inflight, BATCH_BYTES / 1024,
             line(&self.baseline),
             self.ratio(),
             if self.ratio() >= 2.0 { "met" } else { "NOT met" },
