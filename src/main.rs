@@ -33,6 +33,16 @@ enum Command {
     DemoData(cli::demo::DemoArgs),
     /// Run only the hub uplink against the device database (drain, downlink, commands).
     Uplink(cli::uplink::UplinkArgs),
+    /// Download the courses the catalogue lists into the cache.
+    Fetch(cli::fetch::FetchArgs),
+    /// Import courses from a USB stick folder (verified by hash).
+    Import(cli::import::ImportArgs),
+    /// Write a USB stick folder from the course cache.
+    Export(cli::export::ExportArgs),
+    /// Write or change the device configuration (prompts, or flags for scripts).
+    Provision(cli::provision::ProvisionArgs),
+    /// Check the hardware, storage, clock and hub link; non-zero exit on a failure.
+    Doctor(cli::doctor::DoctorArgs),
 }
 
 fn main() {
@@ -53,6 +63,9 @@ fn main() {
 fn dispatch(cli: Cli) -> Result<i32> {
     let config = cli.config.as_deref();
     match cli.command {
+        Command::Fetch(args) => return cli::fetch::run(args, config),
+        Command::Import(args) => return cli::import::run(args, config),
+        Command::Export(args) => return cli::export::run(args, config),
         Command::Run(args) => {
             let fallback = args.data_dir.clone().unwrap_or_else(cli::demo_data_dir);
             let sim = matches!(args.board, Some(cli::run::BoardArg::Sim));
@@ -82,6 +95,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let cfg = cli::load_config(config, None)?;
             return cli::uplink::run(args, &cfg);
         }
+        Command::Provision(args) => return cli::provision::run(args, config),
+        Command::Doctor(args) => return Ok(cli::doctor::run(args, config)),
     }
     Ok(0)
 }

@@ -3,6 +3,11 @@
 
 pub mod bench;
 pub mod demo;
+pub mod export;
+pub mod fetch;
+pub mod import;
+pub mod doctor;
+pub mod provision;
 pub mod run;
 pub mod tap;
 pub mod uplink;

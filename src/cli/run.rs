@@ -81,10 +81,13 @@ pub fn run(args: RunArgs, mut cfg: Config) -> Result<()> {
     control::serve(&socket, tx.clone()).context("starting the control socket")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let presenter = Box::new(LinePresenter { format: args.output });
-    let mut shell = Shell::new(CoreConfig::from_config(&cfg), store, clock, indicator, presenter).context("restoring the kiosk state")?;
+    let mut shell = Shell::new(CoreConfig::from_config(&cfg), store, clock.clone(), indicator, presenter).context("restoring the kiosk state")?;
     tracing::info!(centre = %cfg.device.centre, device = %cfg.device.id, socket = %socket.display(), "kiosk running; tap cards with `microclass tap <UID>`");
     drop(tx);
-    run_loop(&mut shell, rx, stop, Duration::from_millis(250), |_| {});
+    let mut service = microclass::service::ServiceHooks::from_env(clock.clone(), stop.clone());
+    service.ready(&format!("serving centre {} device {}", cfg.device.centre, cfg.device.id));
+    run_loop(&mut shell, rx, stop, Duration::from_millis(250), |_| service.iteration());
+    service.stopping();
     let _ = std::fs::remove_file(&socket);
     tracing::info!(taps = shell.stats().taps, "kiosk stopped");
     Ok(())
