@@ -219,8 +219,10 @@ fn a_device_killed_mid_drain_resends_and_loses_nothing() {
     assert_eq!(backlog(&db), 0);
     let s = hub.state.lock().unwrap();
     assert!(s.deliveries >= ids.len() as u64);
-    // A kill loses at most the window in flight plus what was acked but not yet marked.
-    assert!(s.duplicates < 100, "{} duplicates for 3 kills", s.duplicates);
+    // A kill repeats at most the batches in flight plus the acks not yet on disk (2 rows a batch here).
+    let bound = 3 * (2 * uplink::marker::QUEUE_BOUND as u64 + 2) * 2;
+    assert!(s.duplicates <= bound, "{} duplicates for 3 kills (bound {bound})", s.duplicates);
+    eprintln!("duplicates after 3 kills: {}", s.duplicates);
 }
 
 fn data_dir(p: &Path) -> PathBuf {

@@ -35,6 +35,9 @@ pub struct Drain {
     pub records: usize,
     pub seconds: f64,
     pub peak_rss_bytes: u64,
+    /// CPU seconds of the publishing process and of the broker during the run.
+    pub client_cpu_s: f64,
+    pub broker_cpu_s: f64,
 }
 
 impl Drain {
@@ -46,13 +49,35 @@ impl Drain {
 pub struct UplinkBench {
     pub small: Drain,
     pub large: Drain,
-    pub baseline_records: usize,
-    pub baseline_seconds: f64,
+    pub baseline: Drain,
     pub batch_records: usize,
     pub inflight: usize,
 }
 
 struct Mosquitto(Child);
+
+/// Byte bound of one batch in the benchmark.
+const BATCH_BYTES: usize = 256 * 1024;
+
+fn ticks_per_s() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+/// utime + stime of a process, in seconds (0 when unreadable).
+fn process_cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (get(11) + get(12)) / ticks_per_s()
+}
+
+fn self_cpu_s() -> f64 {
+    process_cpu_s(std::process::id())
+}
 
 impl Drop for Mosquitto {
     fn drop(&mut self) {
@@ -101,7 +126,7 @@ fn fill(db: &Path, n: usize) -> Result<(), BenchError> {
     Ok(())
 }
 
-fn drain(dir: &Path, port: u16, n: usize, batch_records: usize, inflight: usize) -> Result<Drain, BenchError> {
+fn drain(dir: &Path, broker: u32, port: u16, n: usize, batch_records: usize, inflight: usize) -> Result<Drain, BenchError> {
     let db = dir.join(format!("drain-{n}.db"));
     let _ = std::fs::remove_file(&db);
     fill(&db, n)?;
@@ -111,11 +136,12 @@ fn drain(dir: &Path, port: u16, n: usize, batch_records: usize, inflight: usize)
         centre: "c1".into(),
         device: format!("bench-{n}"),
         batch_records,
-        batch_bytes: 256 * 1024,
+        batch_bytes: BATCH_BYTES,
         inflight,
         offline_sample_interval_s: 0,
         ..HubConfig::default()
     };
+    let (cpu0, broker0) = (self_cpu_s(), process_cpu_s(broker));
     let started = Instant::now();
     let handle = uplink::spawn(Uplink {
         config,
@@ -137,15 +163,16 @@ fn drain(dir: &Path, port: u16, n: usize, batch_records: usize, inflight: usize)
         std::thread::sleep(Duration::from_millis(5));
     }
     let seconds = started.elapsed().as_secs_f64();
+    let (client_cpu_s, broker_cpu_s) = (self_cpu_s() - cpu0, process_cpu_s(broker) - broker0);
     handle.stop()?;
     let left = crate::uplink::outbox::backlog(&crate::uplink::outbox::open(&db).map_err(uplink::UplinkError::from)?).map_err(uplink::UplinkError::from)?;
     if left.rows != 0 {
         return Err(BenchError::Failed(format!("{} rows left unsent", left.rows)));
     }
-    Ok(Drain { records: n, seconds, peak_rss_bytes: sysinfo::peak_rss_bytes().unwrap_or(0) })
+    Ok(Drain { records: n, seconds, peak_rss_bytes: sysinfo::peak_rss_bytes().unwrap_or(0), client_cpu_s, broker_cpu_s })
 }
 
-fn baseline(dir: &Path, port: u16, n: usize) -> Result<f64, BenchError> {
+fn baseline(dir: &Path, broker: u32, port: u16, n: usize) -> Result<Drain, BenchError> {
     let file = dir.join("payloads.txt");
     {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&file)?);
@@ -153,51 +180,73 @@ fn baseline(dir: &Path, port: u16, n: usize) -> Result<f64, BenchError> {
             writeln!(f, "{}", record(i).payload)?;
         }
     }
+    let broker0 = process_cpu_s(broker);
     let started = Instant::now();
-    let status = Command::new("mosquitto_pub")
+    let child = Command::new("mosquitto_pub")
         .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", "mc/v1/bench/c1/baseline/events", "-l"])
         .stdin(std::fs::File::open(&file)?)
-        .status()
+        .spawn()
         .map_err(|e| BenchError::Failed(format!("mosquitto_pub (mosquitto-clients): {e}")))?;
-    if !status.success() {
-        return Err(BenchError::Failed(format!("mosquitto_pub exited with {status}")));
+    // wait4 gives the child's CPU time along with its exit status.
+    let mut status = 0;
+    // SAFETY: rusage is plain data we own; the pid is our child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    let seconds = started.elapsed().as_secs_f64();
+    if rc < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(BenchError::Failed(format!("mosquitto_pub failed (wait status {status})")));
     }
-    Ok(started.elapsed().as_secs_f64())
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Drain { records: n, seconds, peak_rss_bytes: 0, client_cpu_s: tv(ru.ru_utime) + tv(ru.ru_stime), broker_cpu_s: process_cpu_s(broker) - broker0 })
 }
 
 /// Runs the whole benchmark in `dir`.
 pub fn run(dir: &Path, records: usize, batch_records: usize, inflight: usize) -> Result<UplinkBench, BenchError> {
     std::fs::create_dir_all(dir)?;
-    let (_broker, port) = start_mosquitto(dir)?;
-    let small = drain(dir, port, records / 10, batch_records, inflight)?;
-    let large = drain(dir, port, records, batch_records, inflight)?;
-    let baseline_seconds = baseline(dir, port, records)?;
-    Ok(UplinkBench { small, large, baseline_records: records, baseline_seconds, batch_records, inflight })
+    let (broker, port) = start_mosquitto(dir)?;
+    let pid = broker.0.id();
+    let small = drain(dir, pid, port, records / 10, batch_records, inflight)?;
+    let large = drain(dir, pid, port, records, batch_records, inflight)?;
+    let baseline = baseline(dir, pid, port, records)?;
+    Ok(UplinkBench { small, large, baseline, batch_records, inflight })
 }
 
 impl UplinkBench {
+    /// Events/s of the uplink over events/s of the per-message baseline.
     pub fn ratio(&self) -> f64 {
-        self.large.per_second() / (self.baseline_records as f64 / self.baseline_seconds)
+        self.large.per_second() / self.baseline.per_second()
+    }
+
+    /// CPU (client + broker) per event of the baseline over that of the uplink.
+    pub fn cpu_ratio(&self) -> f64 {
+        let per = |d: &Drain| (d.client_cpu_s + d.broker_cpu_s) / d.records as f64;
+        per(&self.baseline) / per(&self.large)
     }
 
     pub fn report(&self) -> String {
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-        let base = self.baseline_records as f64 / self.baseline_seconds;
+        let line = |d: &Drain| {
+            format!(
+                "  {:>7} records  {:>6.2} s  {:>8.0} events/s  CPU client {:.2} s + broker {:.2} s",
+                d.records, d.seconds, d.per_second(), d.client_cpu_s, d.broker_cpu_s
+            )
+        };
         let growth = mib(self.large.peak_rss_bytes) - mib(self.small.peak_rss_bytes);
         format!(
             "uplink drain (QoS 1, up to {} records/batch, {} batches in flight)\n\
-             \x20 {:>7} records  {:>8.2} s  {:>9.0} events/s  peak RSS {:.1} MiB\n\
-             \x20 {:>7} records  {:>8.2} s  {:>9.0} events/s  peak RSS {:.1} MiB  (growth {:+.1} MiB for 10x the backlog)\n\
+             {}  peak RSS {:.1} MiB\n\
+             {}  peak RSS {:.1} MiB ({:+.1} MiB for 10x the backlog; in-flight data is bounded by {} x {} KiB)\n\
              mosquitto_pub -l, QoS 1, one record per message\n\
-             \x20 {:>7} records  {:>8.2} s  {:>9.0} events/s\n\
-             ratio uplink / baseline {:.2}  (target >= 2: {})",
+             {}\n\
+             ratio uplink / baseline: events/s {:.2} (target >= 2: {}), CPU per event {:.2}x less",
             self.batch_records,
             self.inflight,
-            self.small.records, self.small.seconds, self.small.per_second(), mib(self.small.peak_rss_bytes),
-            self.large.records, self.large.seconds, self.large.per_second(), mib(self.large.peak_rss_bytes), growth,
-            self.baseline_records, self.baseline_seconds, base,
+            line(&self.small), mib(self.small.peak_rss_bytes),
+            line(&self.large), mib(self.large.peak_rss_bytes), growth, self.inflight, BATCH_BYTES / 1024,
+            line(&self.baseline),
             self.ratio(),
             if self.ratio() >= 2.0 { "met" } else { "NOT met" },
+            self.cpu_ratio(),
         )
     }
 }

@@ -84,7 +84,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let r = microclass::bench::uplink::run(&dir, records, batch_records, inflight).context("uplink benchmark")?;
             println!("{}", r.report());
             let _ = std::fs::remove_dir_all(&dir);
-    },
+        }
         BenchArea::Library { play_child: Some(clip), .. } => {
             microclass::bench::library::play_child(&clip).context("playing the bench clip")?;
         }

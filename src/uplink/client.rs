@@ -10,6 +10,7 @@ use super::connect::{mqtt_options, offline_status};
 use super::diskguard::{self, DiskLevel};
 use super::downlink::{self, DocumentSink};
 use super::envelope::{parse_public_key, DocKind, Expect};
+use super::marker::{Marker, Pending};
 use super::outbox;
 use super::state::{Backoff, DrainState, PubTag};
 use super::topics::{Incoming, Topics};
@@ -42,6 +43,7 @@ pub struct UplinkHandle {
     stop: watch::Sender<bool>,
     nudge: Arc<Notify>,
     status: Arc<Mutex<UplinkStatus>>,
+    marks_pending: Pending,
 }
 
 impl UplinkHandle {
@@ -51,7 +53,10 @@ impl UplinkHandle {
     }
 
     pub fn status(&self) -> UplinkStatus {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+        let mut s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        // Drained means on disk too: every acknowledged row marked sent.
+        s.drained = s.drained && self.marks_pending.get() == 0;
+        s
     }
 
     /// Publishes `offline`, disconnects and joins the thread.
@@ -71,15 +76,17 @@ pub fn spawn(uplink: Uplink) -> Result<UplinkHandle, UplinkError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let nudge = Arc::new(Notify::new());
     let status = Arc::new(Mutex::new(UplinkStatus::default()));
+    let marker = Marker::start(&uplink.db_path, status.clone())?;
+    let marks_pending = marker.pending();
     let (n2, s2) = (nudge.clone(), status.clone());
     let thread = std::thread::Builder::new()
         .name("uplink".into())
         .spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| UplinkError::Thread(e.to_string()))?;
-            rt.block_on(run(uplink, stop_rx, n2, s2))
+            rt.block_on(run(uplink, marker, stop_rx, n2, s2))
         })
         .map_err(|e| UplinkError::Thread(e.to_string()))?;
-    Ok(UplinkHandle { thread: Some(thread), stop: stop_tx, nudge, status })
+    Ok(UplinkHandle { thread: Some(thread), stop: stop_tx, nudge, status, marks_pending })
 }
 
 struct Session {
@@ -98,6 +105,7 @@ async fn poll(s: &mut Option<Session>) -> Result<Event, ConnectionError> {
 struct Loop {
     u: Uplink,
     conn: Connection,
+    marker: Marker,
     topics: Topics,
     stream: String,
     boot_id: String,
@@ -121,7 +129,7 @@ fn is_oversize(e: &ConnectionError) -> bool {
     matches!(e, ConnectionError::MqttState(rumqttc::StateError::Deserialization(rumqttc::mqttbytes::Error::PayloadSizeLimitExceeded(_))))
 }
 
-async fn run(u: Uplink, mut stop: watch::Receiver<bool>, nudge: Arc<Notify>, status: Arc<Mutex<UplinkStatus>>) -> Result<(), UplinkError> {
+async fn run(u: Uplink, marker: Marker, mut stop: watch::Receiver<bool>, nudge: Arc<Notify>, status: Arc<Mutex<UplinkStatus>>) -> Result<(), UplinkError> {
     let conn = outbox::open(&u.db_path)?;
     let stream = outbox::stream_id(&conn)?;
     let key = match parse_public_key(&u.config.hub_public_key) {
@@ -146,6 +154,7 @@ async fn run(u: Uplink, mut stop: watch::Receiver<bool>, nudge: Arc<Notify>, sta
         disk_level: DiskLevel::Ok,
         docs_paused_until_ms: 0,
         conn,
+        marker,
         u,
     };
     l.maintain(false);
@@ -225,6 +234,7 @@ async fn run(u: Uplink, mut stop: watch::Receiver<bool>, nudge: Arc<Notify>, sta
     if let Some(mut s) = session.filter(|s| s.up) {
         l.goodbye(&mut s).await;
     }
+    l.marker.finish();
     Ok(())
 }
 
@@ -264,16 +274,11 @@ impl Loop {
             Event::Incoming(Packet::PubAck(a)) => {
                 if let Some(acked) = self.state.on_puback(a.pkid) {
                     let now = self.now_ms();
-                    match outbox::mark_sent(&mut self.conn, &acked.seqs, now) {
-                        Ok(n) => self.with_status(|st| {
-                            st.counters.batches_acked += 1;
-                            st.counters.records_acked += n as u64;
-                            st.backlog = st.backlog.saturating_sub(n as u64);
-                            st.last_sync_ms = Some(now);
-                        }),
-                        // The rows stay unsent and go again after a restart: a duplicate, never a loss.
-                        Err(e) => warn!(error = %e, batch = acked.no, "could not mark a batch sent"),
-                    }
+                    self.marker.sent(acked.seqs, now);
+                    self.with_status(|st| {
+                        st.counters.batches_acked += 1;
+                        st.last_sync_ms = Some(now);
+                    });
                     self.fill_session(s)?;
                 }
             }
@@ -449,7 +454,7 @@ impl Loop {
                 Ok(serde_json::json!({ "backlog": b.rows, "oldest_unsent_ms": b.oldest_created_ms }))
             }
             Command::Resend { from_seq, to_seq } => {
-                let r = outbox::requeue_range(&self.conn, *from_seq, *to_seq).map_err(|e| (ErrorCode::BadArgs, e.to_string()))?;
+                let r = self.marker.requeue(*from_seq, *to_seq).map_err(|e| (ErrorCode::BadArgs, e))?;
                 if r.queued == 0 {
                     return Err((ErrorCode::Pruned, format!("no rows of {from_seq}..={to_seq} are still on the device")));
                 }
@@ -556,7 +561,7 @@ impl Loop {
                 ev = s.el.poll() => match ev {
                     Ok(Event::Incoming(Packet::PubAck(a))) => {
                         if let Some(acked) = self.state.on_puback(a.pkid) {
-                            let _ = outbox::mark_sent(&mut self.conn, &acked.seqs, self.u.clock.now().wall_ms);
+                            self.marker.sent(acked.seqs, self.u.clock.now().wall_ms);
                         }
                     }
                     Ok(Event::Outgoing(Outgoing::Publish(p))) => self.state.on_outgoing_publish(p),

@@ -5,7 +5,8 @@
 //!
 //! Layout: `state` (pure drain protocol state), `outbox` (queries), `wire`
 //! (payloads), `envelope` + `downlink` (signed documents), `command`,
-//! `diskguard`, `sysinfo`, `connect` (rumqttc options, TLS), `client` (I/O loop).
+//! `diskguard`, `sysinfo`, `connect` (rumqttc options, TLS), `client` (I/O loop),
+//! `marker` (the writer thread that marks acknowledged rows sent).
 
 pub mod client;
 pub mod command;
@@ -14,6 +15,7 @@ pub mod connect;
 pub mod diskguard;
 pub mod downlink;
 pub mod envelope;
+pub mod marker;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod outbox;

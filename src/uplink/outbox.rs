@@ -22,6 +22,8 @@ pub enum OutboxError {
     Sqlite(#[from] rusqlite::Error),
     #[error("outbox schema: {0}")]
     Migration(#[from] crate::store::migrations::MigrationError),
+    #[error("starting the outbox writer: {0}")]
+    Thread(String),
     #[error("resend range {from}..={to} is invalid (at most {max} rows, from <= to)")]
     BadRange { from: i64, to: i64, max: i64 },
 }
