@@ -46,18 +46,31 @@ enum Store {
     Postgres(String),
 }
 
-fn start_ingest(store: &Store, broker: &str, client_id: &str, share: Option<&str>, log: &Path) -> Child {
+/// An ingest worker process, killed if the test fails before stopping it.
+struct Worker(Option<Child>);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn start_ingest(store: &Store, broker: &str, client_id: &str, share: Option<&str>, log: &Path) -> Worker {
     let mut args: Vec<String> = vec!["hub".into(), "ingest".into()];
     args.extend(store_args(store));
     args.extend(["--broker", broker, "--district", DISTRICT, "--client-id", client_id, "--gap-grace-s", "1", "--resend-retry-s", "2", "--sweep-ms", "300"].map(String::from));
     if let Some(g) = share {
         args.extend(["--share-group".into(), g.into()]);
     }
-    Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(std::fs::File::create(log).unwrap()).spawn().expect("start hub ingest")
+    Worker(Some(Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(std::fs::File::create(log).unwrap()).spawn().expect("start hub ingest")))
 }
 
 /// Stops a worker with SIGTERM and reads the counters it prints.
-fn stop_ingest(c: Child) -> serde_json::Value {
+fn stop_ingest(mut w: Worker) -> serde_json::Value {
+    let c = w.0.take().expect("a running worker");
     unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
     let out = c.wait_with_output().unwrap();
     assert!(out.status.success(), "ingest exit {:?}", out.status);
@@ -106,7 +119,7 @@ fn district_end_to_end(store: Store, workers: usize) {
     }
 
     let share = (workers > 1).then_some("ingest");
-    let mut ingest: Vec<Child> = (0..workers).map(|i| start_ingest(&store, &broker.url(), &format!("hub-{i}"), share, &root.path().join(format!("ingest-{i}.log")))).collect();
+    let mut ingest: Vec<Worker> = (0..workers).map(|i| start_ingest(&store, &broker.url(), &format!("hub-{i}"), share, &root.path().join(format!("ingest-{i}.log")))).collect();
 
     let north_line = Proxy::start(broker.port);
     let east = Device::start(root.path(), DISTRICT, "east", "pi-east", &broker.url(), &public);
@@ -283,7 +296,7 @@ fn the_hub_publishes_and_ingests_over_tls_with_a_pinned_ca() {
     let mut args: Vec<String> = vec!["hub".into(), "ingest".into()];
     args.extend(store_args(&store));
     args.extend(["--broker", &url, "--district", DISTRICT, "--client-id", "hub-tls", "--ca-file", pki.ca.to_str().unwrap()].map(String::from));
-    let worker = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let worker = Worker(Some(Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()));
     let status = r#"{"v":1,"state":"offline","district":"d1","centre":"c1","device":"pi-tls","boot_id":"b"}"#;
     let pubd = Command::new("mosquitto_pub")
         .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "--cafile", pki.ca.to_str().unwrap(), "-q", "1", "-r", "-t", "mc/v1/d1/c1/pi-tls/status", "-m", status])
