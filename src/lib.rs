@@ -16,3 +16,5 @@ pub mod player;
 pub mod provision;
 pub mod service;
 pub mod store;
+pub mod uplink;
+pub mod hub;

@@ -9,8 +9,10 @@ pub mod export;
 pub mod fetch;
 pub mod import;
 pub mod provision;
+pub mod hub;
 pub mod run;
 pub mod tap;
+pub mod uplink;
 
 use anyhow::{Context, Result};
 use microclass::config::Config;
