@@ -5,3 +5,4 @@ pub mod core;
 pub mod hw;
 pub mod model;
 pub mod store;
+pub mod ui;

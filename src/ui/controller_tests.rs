@@ -1,0 +1,1 @@
+//! Controller tests: every touch and core screen, without a UI.
