@@ -1,1 +1,81 @@
-fn main() {}
+//! The `microclass` command: the kiosk and its tools.
+
+mod cli;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "microclass", version, about = "Community micro-classroom sign-in terminal")]
+struct Cli {
+    /// Config file (default /etc/microclass/config.toml).
+    #[arg(long, global = true, env = "MICROCLASS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `microclass=debug`.
+    #[arg(long, global = true, env = "MICROCLASS_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the kiosk.
+    Run(cli::run::RunArgs),
+    /// Present card(s) to a running kiosk (simulated board, tests, scripts).
+    Tap(cli::tap::TapArgs),
+    /// Send a screen action to a running kiosk (start-session, end-session, rate 5, ...).
+    Ctl(cli::tap::CtlArgs),
+    /// Run a benchmark (prints the measured ratio against its baseline).
+    Bench(cli::bench::BenchArgs),
+    /// Load the demonstration roster and catalogue.
+    DemoData(cli::demo::DemoArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).init();
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Run(args) => {
+            let fallback = args.data_dir.clone().unwrap_or_else(cli::demo_data_dir);
+            let sim = matches!(args.board, Some(cli::run::BoardArg::Sim));
+            let cfg = cli::load_config(config, sim.then_some(fallback.as_path()))?;
+            cli::run::run(args, cfg)?;
+        }
+        Command::Tap(args) => {
+            let socket = match &args.socket {
+                Some(s) => s.clone(),
+                None => cli::load_config(config, Some(&cli::demo_data_dir()))?.control_socket(),
+            };
+            cli::tap::run(args, socket)?;
+        }
+        Command::Ctl(args) => {
+            let socket = match &args.socket {
+                Some(s) => s.clone(),
+                None => cli::load_config(config, Some(&cli::demo_data_dir()))?.control_socket(),
+            };
+            cli::tap::ctl(args, socket)?;
+        }
+        Command::Bench(args) => cli::bench::run(args)?,
+        Command::DemoData(args) => {
+            let cfg = cli::load_config(config, Some(&cli::demo_data_dir()))?;
+            cli::demo::run(args, &cfg)?;
+        }
+    }
+    Ok(0)
+}

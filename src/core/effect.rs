@@ -23,7 +23,7 @@ pub enum Record {
     Tap { id: String, uid: CardUid, member_id: Option<String>, at_ms: Millis, synced: bool, outcome: TapOutcome, session_id: Option<String> },
     SignIn { id: String, member_id: String, session_id: String, in_ms: Millis, year: i32, mobile: bool },
     SignOut { attendance_id: String, out_ms: Millis, credited_minutes: u32 },
-    SessionStarted { id: String, trainer_id: String, schedule_id: Option<String>, started_ms: Millis },
+    SessionStarted { id: String, trainer_id: String, schedule_id: Option<String>, title: String, started_ms: Millis },
     SessionEnded { id: String, ended_ms: Millis, reason: String },
     Play { id: String, course_id: String, session_id: Option<String>, member_id: Option<String>, started_ms: Millis, ended_ms: Millis, start_pos_s: u32, end_pos_s: u32, watched_s: u32, completed: bool },
     SelfStudy { id: String, member_id: String, in_ms: Millis, out_ms: Millis, credited_minutes: u32, year: i32, mobile: bool },

@@ -1,8 +1,19 @@
-//! The kiosk core: a pure, synchronous state machine. `handle(event, now)`
+//! The kiosk core: a pure, synchronous state machine. `Kiosk::handle(event, ctx)`
 //! returns effects; it never touches the disk, the network, a clock or a device.
 
+pub mod config;
+pub mod credit;
 pub mod effect;
 pub mod event;
+pub mod kiosk;
+pub mod payload;
+mod session;
+pub mod state;
+mod taps;
+#[cfg(test)]
+mod tests;
 
+pub use config::CoreConfig;
 pub use effect::*;
 pub use event::*;
+pub use kiosk::{Ctx, Kiosk};

@@ -69,6 +69,7 @@ CREATE TABLE sessions (
     id          TEXT PRIMARY KEY,
     trainer_id  TEXT NOT NULL,
     schedule_id TEXT,
+    title       TEXT NOT NULL DEFAULT '',
     started_ms  INTEGER NOT NULL,
     ended_ms    INTEGER,
     end_reason  TEXT

@@ -1,0 +1,27 @@
+//! The running kiosk: the shell around the core, its input threads (reader,
+//! control socket, stdin) and the loop that feeds the shell one input at a time.
+
+pub mod control;
+pub mod lines;
+pub mod run;
+pub mod shell;
+
+pub use shell::{Presenter, Shell, ShellStats, Shown};
+
+use crate::core::Event;
+use crate::model::CardUid;
+use std::sync::mpsc::Sender;
+
+/// Everything the kiosk loop reacts to.
+pub enum Input {
+    /// A card tap; `reply` gets the one-line result (control socket callers).
+    Tap { uid: CardUid, reply: Option<Sender<String>> },
+    /// A UI action or hub update for the core.
+    Event(Event),
+    /// Resolve a course for the player (control socket `play`).
+    Lookup { course_id: String, reply: Sender<Option<crate::core::PlayedCourse>> },
+    /// The reader failed; shown as the reader-fault screen.
+    ReaderFault(String),
+    /// Stop the loop cleanly.
+    Shutdown,
+}

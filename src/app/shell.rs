@@ -1,0 +1,174 @@
+//! The imperative shell around the kiosk core: looks up what a tap needs,
+//! asks the core, commits the core's records in one transaction, and only
+//! then shows and sounds the result. A failed commit shows an error screen,
+//! never a false "signed in", and leaves the core as it was.
+
+use crate::clock::Clock;
+use crate::core::{Ctx, Effect, ErrorKind, Event, Holder, Kiosk, Record, Screen};
+use crate::hw::{Indicator, Signal};
+use crate::model::CardUid;
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use ulid::Ulid;
+
+/// Shows screens and plays videos: the UI, or a line printer when headless.
+pub trait Presenter: Send {
+    /// Called once per decision, after its records are committed.
+    fn present(&mut self, shown: &Shown);
+}
+
+/// What one decision put on the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shown {
+    pub screen: Option<Screen>,
+    pub sound: Option<Signal>,
+    /// The id of the tap record, when the decision was an accepted tap.
+    pub tap_id: Option<String>,
+    pub play: Option<String>,
+    pub stop_video: bool,
+}
+
+/// Counters for diagnostics and telemetry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShellStats {
+    pub taps: u64,
+    pub debounced: u64,
+    pub store_errors: u64,
+    pub indicator_errors: u64,
+}
+
+pub struct Shell {
+    kiosk: Kiosk,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    indicator: Box<dyn Indicator>,
+    presenter: Box<dyn Presenter>,
+    stats: ShellStats,
+}
+
+impl Shell {
+    /// Builds the shell, resuming a session that was running before a restart.
+    pub fn new(kiosk_cfg: crate::core::CoreConfig, store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, presenter: Box<dyn Presenter>) -> Result<Shell, StoreError> {
+        let session = store.open_session()?;
+        if let Some(s) = &session {
+            tracing::info!(session = %s.id, present = s.present.len(), "resuming the session that was running");
+        }
+        Ok(Shell { kiosk: Kiosk::with_session(kiosk_cfg, session), store, clock, indicator, presenter, stats: ShellStats::default() })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    pub fn kiosk(&self) -> &Kiosk {
+        &self.kiosk
+    }
+
+    pub fn stats(&self) -> &ShellStats {
+        &self.stats
+    }
+
+    /// A card was presented.
+    pub fn tap(&mut self, uid: CardUid) -> Shown {
+        let now = self.clock.now();
+        let year = self.kiosk.config().year_of(now.wall_ms);
+        let holder = match self.lookup(&uid, year) {
+            Ok(h) => h,
+            Err(e) => return self.fail(&e),
+        };
+        self.stats.taps += 1;
+        let shown = self.event(Event::CardTapped { uid, holder });
+        if shown.tap_id.is_none() && shown.screen.is_none() {
+            self.stats.debounced += 1;
+        }
+        shown
+    }
+
+    fn lookup(&self, uid: &CardUid, year: i32) -> Result<Holder, StoreError> {
+        Ok(match self.store.member_by_card(uid)? {
+            None => Holder::Unknown,
+            Some(member) => {
+                let summary = self.store.year_summary(&member.id, year)?;
+                Holder::Known { member, year: summary }
+            }
+        })
+    }
+
+    /// Any other event (UI actions, ticks, hub updates).
+    pub fn event(&mut self, event: Event) -> Shown {
+        let now = self.clock.now();
+        let ctx = Ctx { now, fresh: Ulid::from_parts(now.wall_ms.max(0) as u64, rand::random()) };
+        let before = self.kiosk.state().clone();
+        let effects = self.kiosk.handle(event, ctx);
+        if let Err(e) = self.store.apply(&effects, now.wall_ms) {
+            // Nothing of this decision is on disk: forget it in memory too.
+            self.kiosk.restore_state(before);
+            return self.fail(&e);
+        }
+        let shown = summarize(&effects);
+        self.emit(&shown);
+        shown
+    }
+
+    fn fail(&mut self, e: &StoreError) -> Shown {
+        self.stats.store_errors += 1;
+        tracing::error!(error = %e, "could not record; showing the error screen");
+        let kind = match e {
+            StoreError::DiskFull(_) => ErrorKind::DiskFull,
+            StoreError::ReadOnly(_) => ErrorKind::ReadOnly,
+            _ => ErrorKind::Database,
+        };
+        let shown = Shown { screen: Some(Screen::Error(kind)), sound: Some(Signal::Error), tap_id: None, play: None, stop_video: false };
+        self.emit(&shown);
+        shown
+    }
+
+    /// A course as the core needs it to start playing, if it is in the catalogue.
+    pub fn played_course(&self, id: &str) -> Option<crate::core::PlayedCourse> {
+        match self.store.course(id) {
+            Ok(Some(c)) => Some(crate::core::PlayedCourse { id: c.id, title: c.title, duration_s: c.duration_s, credit_minutes: c.credit_minutes, required: c.required }),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "course lookup failed");
+                None
+            }
+        }
+    }
+
+    /// Reports a reader failure on screen.
+    pub fn reader_fault(&mut self, message: &str) -> Shown {
+        tracing::error!(%message, "card reader fault");
+        let shown = Shown { screen: Some(Screen::Error(ErrorKind::ReaderFault)), sound: Some(Signal::Error), tap_id: None, play: None, stop_video: false };
+        self.emit(&shown);
+        shown
+    }
+
+    fn emit(&mut self, shown: &Shown) {
+        if let Some(sig) = shown.sound {
+            if let Err(e) = self.indicator.signal(sig) {
+                self.stats.indicator_errors += 1;
+                tracing::warn!(error = %e, "indicator failed");
+            }
+        }
+        self.presenter.present(shown);
+    }
+}
+
+fn summarize(effects: &[Effect]) -> Shown {
+    let mut shown = Shown { screen: None, sound: None, tap_id: None, play: None, stop_video: false };
+    for e in effects {
+        match e {
+            Effect::Show(s) => shown.screen = Some(s.clone()),
+            Effect::Sound(s) => shown.sound = Some(*s),
+            Effect::Write(Record::Tap { id, .. }) => shown.tap_id = Some(id.clone()),
+            Effect::PlayVideo { course_id } => shown.play = Some(course_id.clone()),
+            Effect::StopVideo => shown.stop_video = true,
+            _ => {}
+        }
+    }
+    shown
+}

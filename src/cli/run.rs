@@ -1,0 +1,91 @@
+//! `microclass run`: the kiosk. Opens the store, starts the reader, the
+//! control socket and (on the simulated board) stdin taps, then runs the loop
+//! until SIGTERM/SIGINT. Every decision is committed before it is shown, so
+//! stopping at any moment loses nothing that was acknowledged.
+
+use anyhow::{Context, Result};
+use microclass::app::run::{run_loop, spawn_reader, spawn_stdin_taps, LineFormat, LinePresenter};
+use microclass::app::{control, Input, Shell};
+use microclass::clock::{Clock, SystemClock};
+use microclass::config::{BoardKind, Config};
+use microclass::core::CoreConfig;
+use microclass::hw::sim::{SimIndicator, SimReader};
+use microclass::hw::{CardReader, Indicator};
+use microclass::store::Store;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Override the board kind of the config (`sim` on a PC).
+    #[arg(long, value_enum)]
+    pub board: Option<BoardArg>,
+    /// Override the data dir of the config.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Load the demo roster and catalogue when the store has no roster.
+    #[arg(long)]
+    pub demo: bool,
+    /// How screens are printed when there is no UI.
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: LineFormat,
+    /// Do not read card UIDs from standard input (simulated board).
+    #[arg(long)]
+    pub no_stdin: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BoardArg {
+    Sim,
+    Pi,
+}
+
+pub fn run(args: RunArgs, mut cfg: Config) -> Result<()> {
+    match args.board {
+        Some(BoardArg::Sim) => cfg.board.kind = BoardKind::Sim,
+        Some(BoardArg::Pi) => cfg.board.kind = BoardKind::Pi,
+        None => {}
+    }
+    if let Some(d) = &args.data_dir {
+        cfg.device.data_dir = d.clone();
+    }
+    super::ensure_dir(&cfg.device.data_dir)?;
+    let mut store = Store::open(&cfg.db_path()).with_context(|| format!("opening the database {}", cfg.db_path().display()))?;
+    if args.demo && microclass::demo::load_if_empty(&mut store)? {
+        tracing::info!("loaded the demo roster and catalogue");
+    }
+
+    let (tx, rx) = mpsc::channel::<Input>();
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing the signal handler")?;
+    }
+
+    let (reader, indicator): (Box<dyn CardReader>, Box<dyn Indicator>) = match cfg.board.kind {
+        BoardKind::Sim => {
+            let (reader, taps) = SimReader::new();
+            if !args.no_stdin {
+                spawn_stdin_taps(taps.clone()).context("starting the stdin reader")?;
+            }
+            // Keep a sender alive so the sim reader never reports Closed.
+            std::mem::forget(taps);
+            (Box::new(reader), Box::new(SimIndicator::default()))
+        }
+        BoardKind::Pi => anyhow::bail!("the hardware board needs the reader drivers; use --board sim"),
+    };
+    spawn_reader(reader, tx.clone(), stop.clone()).context("starting the reader thread")?;
+
+    let socket = cfg.control_socket();
+    control::serve(&socket, tx.clone()).context("starting the control socket")?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let presenter = Box::new(LinePresenter { format: args.output });
+    let mut shell = Shell::new(CoreConfig::from_config(&cfg), store, clock, indicator, presenter).context("restoring the kiosk state")?;
+    tracing::info!(centre = %cfg.device.centre, device = %cfg.device.id, socket = %socket.display(), "kiosk running; tap cards with `microclass tap <UID>`");
+    drop(tx);
+    run_loop(&mut shell, rx, stop, Duration::from_millis(250), |_| {});
+    let _ = std::fs::remove_file(&socket);
+    tracing::info!(taps = shell.stats().taps, "kiosk stopped");
+    Ok(())
+}

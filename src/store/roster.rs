@@ -1,0 +1,151 @@
+//! Members, their roles and cards, and the course list as the kiosk reads
+//! them. The roster is replaced as a whole when the hub sends a new version;
+//! cards enrolled locally survive until the hub's roster knows them.
+
+use super::{Result, Store, StoreError};
+use crate::model::{CardUid, Course, Member, Role};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+impl Store {
+    /// Replaces the roster atomically with `members` (version recorded in meta).
+    pub fn replace_roster(&mut self, members: &[Member], version: u64) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Keep locally enrolled cards whose member is still on the roster.
+        let local: Vec<(String, String, i64)> = {
+            let mut st = tx.prepare("SELECT uid, member_id, enrolled_ms FROM cards WHERE source = 'local'")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        tx.execute_batch("DELETE FROM cards; DELETE FROM member_roles; DELETE FROM members;")?;
+        {
+            let mut ins_m = tx.prepare("INSERT INTO members (id, name, branch, home_centre, makeup) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            let mut ins_r = tx.prepare("INSERT OR IGNORE INTO member_roles (member_id, role) VALUES (?1, ?2)")?;
+            let mut ins_c = tx.prepare("INSERT INTO cards (uid, member_id, source) VALUES (?1, ?2, 'roster')")?;
+            for m in members {
+                if m.id.trim().is_empty() || m.name.trim().is_empty() {
+                    return Err(StoreError::Invalid(format!("member {:?} has an empty id or name", m.id)));
+                }
+                ins_m.execute(params![m.id, m.name, m.branch, m.home_centre, serde_json::to_string(&m.makeup)?])?;
+                for role in &m.roles {
+                    ins_r.execute(params![m.id, role.as_str()])?;
+                }
+                for c in &m.cards {
+                    ins_c.execute(params![c.as_str(), m.id]).map_err(|e| match e.sqlite_error_code() {
+                        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Invalid(format!("card {c} is listed for more than one member")),
+                        _ => e.into(),
+                    })?;
+                }
+            }
+            let mut keep = tx.prepare(
+                "INSERT OR IGNORE INTO cards (uid, member_id, source, enrolled_ms)
+                 SELECT ?1, ?2, 'local', ?3 WHERE EXISTS (SELECT 1 FROM members WHERE id = ?2)",
+            )?;
+            for (uid, member, at) in &local {
+                keep.execute(params![uid, member, at])?;
+            }
+        }
+        tx.execute("INSERT INTO meta (key, value) VALUES ('roster_version', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [version.to_string()])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Replaces the course list atomically.
+    pub fn replace_courses(&mut self, courses: &[Course], version: u64) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM courses", [])?;
+        {
+            let mut ins = tx.prepare(
+                "INSERT INTO courses (id, title, title_en, category, required, duration_s, credit_minutes, poster, files)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for c in courses {
+                ins.execute(params![c.id, c.title, c.title_en, c.category, c.required, c.duration_s, c.credit_minutes, c.poster, serde_json::to_string(&c.files)?])?;
+            }
+        }
+        tx.execute("INSERT INTO meta (key, value) VALUES ('catalog_version', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [version.to_string()])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The member holding `uid`, if any.
+    pub fn member_by_card(&self, uid: &CardUid) -> Result<Option<Member>> {
+        let id: Option<String> = self
+            .conn
+            .prepare_cached("SELECT member_id FROM cards WHERE uid = ?1")?
+            .query_row([uid.as_str()], |r| r.get(0))
+            .optional()?;
+        match id {
+            Some(id) => self.member(&id),
+            None => Ok(None),
+        }
+    }
+
+    pub fn member(&self, id: &str) -> Result<Option<Member>> {
+        let row: Option<(String, String, String, String, String)> = self
+            .conn
+            .prepare_cached("SELECT id, name, branch, home_centre, makeup FROM members WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .optional()?;
+        let Some((id, name, branch, home_centre, makeup)) = row else { return Ok(None) };
+        let roles = {
+            let mut st = self.conn.prepare_cached("SELECT role FROM member_roles WHERE member_id = ?1 ORDER BY role")?;
+            let rows = st.query_map([&id], |r| r.get::<_, String>(0))?;
+            rows.filter_map(|r| r.ok().and_then(|s| Role::parse(&s))).collect()
+        };
+        let cards = {
+            let mut st = self.conn.prepare_cached("SELECT uid FROM cards WHERE member_id = ?1 ORDER BY uid")?;
+            let rows = st.query_map([&id], |r| r.get::<_, String>(0))?;
+            rows.filter_map(|r| r.ok().and_then(|s| CardUid::parse(&s).ok())).collect()
+        };
+        Ok(Some(Member { id, name, branch, home_centre, roles, cards, makeup: serde_json::from_str(&makeup).unwrap_or_default() }))
+    }
+
+    /// Members whose name or id contains `query` (for the enrolment picker).
+    pub fn search_members(&self, query: &str, limit: usize) -> Result<Vec<Member>> {
+        let ids: Vec<String> = {
+            let mut st = self.conn.prepare_cached("SELECT id FROM members WHERE name LIKE ?1 OR id LIKE ?1 ORDER BY name LIMIT ?2")?;
+            let pattern = format!("%{}%", query.replace('%', "").replace('_', ""));
+            let rows = st.query_map(params![pattern, limit as i64], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(m) = self.member(&id)? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn course(&self, id: &str) -> Result<Option<Course>> {
+        self.courses_where("WHERE id = ?1", [id]).map(|mut v| v.pop())
+    }
+
+    /// All courses, required first, then by category and title.
+    pub fn courses(&self) -> Result<Vec<Course>> {
+        self.courses_where("", [])
+    }
+
+    fn courses_where<P: rusqlite::Params>(&self, filter: &str, p: P) -> Result<Vec<Course>> {
+        let sql = format!(
+            "SELECT id, title, title_en, category, required, duration_s, credit_minutes, poster, files FROM courses {filter}
+             ORDER BY required DESC, category, title"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map(p, |r| {
+            let files: String = r.get(8)?;
+            Ok(Course {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                title_en: r.get(2)?,
+                category: r.get(3)?,
+                required: r.get(4)?,
+                duration_s: r.get(5)?,
+                credit_minutes: r.get(6)?,
+                poster: r.get(7)?,
+                files: serde_json::from_str(&files).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
