@@ -41,7 +41,7 @@ pub fn select(choice: Backend, width: u32, height: u32) -> Result<(Backend, Opti
         other => other,
     };
     match chosen {
-        Backend::Headless => Ok((chosen, Some(HeadlessPlatform::install(width, height)?))),
+        Backend::Headless => Ok((chosen, Some(HeadlessPlatform::install_event_loop(width, height)?))),
         Backend::Winit => {
             slint::BackendSelector::new()
                 .backend_name("winit".into())

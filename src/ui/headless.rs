@@ -78,6 +78,8 @@ pub struct HeadlessPlatform {
     queue: Arc<Queue>,
     start: Instant,
     last: Rc<RefCell<Option<Frame>>>,
+    /// Serve `invoke_from_event_loop`: Slint allows that for one thread per process.
+    cross_thread: bool,
 }
 
 /// What a thread gets back from installing the headless platform.
@@ -89,12 +91,23 @@ pub struct Headless {
 
 impl HeadlessPlatform {
     /// Makes the headless platform this thread's Slint platform, with a window of
-    /// `width` x `height` physical pixels at scale factor 1.
+    /// `width` x `height` physical pixels at scale factor 1. Any number of
+    /// threads may do this (tests, renders); other threads cannot post to them.
     pub fn install(width: u32, height: u32) -> Result<Headless, UiError> {
+        Self::install_with(width, height, false)
+    }
+
+    /// As `install`, and the event loop serves `invoke_from_event_loop` (the
+    /// running kiosk). Only one thread per process can do this.
+    pub fn install_event_loop(width: u32, height: u32) -> Result<Headless, UiError> {
+        Self::install_with(width, height, true)
+    }
+
+    fn install_with(width: u32, height: u32, cross_thread: bool) -> Result<Headless, UiError> {
         let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
         window.set_size(PhysicalSize::new(width, height));
         let last = Rc::new(RefCell::new(None));
-        let platform = HeadlessPlatform { window: window.clone(), queue: Arc::default(), start: Instant::now(), last: last.clone() };
+        let platform = HeadlessPlatform { window: window.clone(), queue: Arc::default(), start: Instant::now(), last: last.clone(), cross_thread };
         slint::platform::set_platform(Box::new(platform)).map_err(|e| UiError::Platform(e.to_string()))?;
         Ok(Headless { window, last })
     }
@@ -135,10 +148,9 @@ fn draw(window: &MinimalSoftwareWindow) -> Option<Frame> {
     let (w, h) = (size.width as usize, size.height as usize);
     let mut frame = None;
     window.draw_if_needed(|renderer| {
-        let mut buf = vec![Rgb8Pixel::new(0, 0, 0); w * h];
-        renderer.render(&mut buf, w);
-        let rgb = buf.iter().flat_map(|p| [p.r, p.g, p.b]).collect();
-        frame = Some(Frame { width: w as u32, height: h as u32, rgb });
+        let mut buf = SharedPixelBuffer::<Rgb8Pixel>::new(w as u32, h as u32);
+        renderer.render(buf.make_mut_slice(), w);
+        frame = Some(Frame { width: w as u32, height: h as u32, rgb: buf.as_bytes().to_vec() });
     });
     frame
 }
@@ -153,7 +165,7 @@ impl Platform for HeadlessPlatform {
     }
 
     fn new_event_loop_proxy(&self) -> Option<Box<dyn EventLoopProxy>> {
-        Some(Box::new(Proxy(self.queue.clone())))
+        self.cross_thread.then(|| Box::new(Proxy(self.queue.clone())) as Box<dyn EventLoopProxy>)
     }
 
     fn run_event_loop(&self) -> Result<(), slint::PlatformError> {

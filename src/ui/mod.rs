@@ -15,6 +15,8 @@ pub mod handle;
 pub mod headless;
 pub mod lang;
 pub mod library;
+pub mod samples;
+pub mod sim_player;
 pub mod view;
 pub mod wizard;
 

@@ -113,7 +113,7 @@ pub struct ViewState {
 }
 
 /// Candidates shown for enrolment at most (the roster can hold thousands).
-const MAX_CANDIDATES: usize = 6;
+const MAX_CANDIDATES: usize = 5;
 
 pub fn build(ctl: &UiController, a: &Ambient, playback: &Playback) -> ViewState {
     let lang = ctl.lang();
