@@ -341,10 +341,11 @@ impl UiController {
                     }
                     vec![]
                 }
-                other => {
-                    edit(&mut self.pin, other, MAX_PIN);
+                "back" | "clear" => {
+                    edit(&mut self.pin, &k, MAX_PIN);
                     vec![]
                 }
+                _ => vec![],
             },
             Input::ReaderTest => {
                 self.reader_test = ReaderTestState::Waiting;
