@@ -109,14 +109,14 @@ pub fn run(dir: &Path, taps: usize, ledger_rows: i64) -> Result<CoreBench, Store
     })
 }
 
-/// Fills `attendance` with `rows` rows over 20,000 members and three years,
+/// Fills `attendance` with `rows` rows over up to 20,000 members and three years,
 /// then times the yearly summary for random members.
 fn ledger(dir: &Path, rows: i64) -> Result<(f64, f64), StoreError> {
     let db = dir.join("bench-ledger.db");
     let _ = std::fs::remove_file(&db);
     let mut store = Store::open(&db)?;
     store.replace_courses(&crate::demo::courses(), 1)?;
-    let members = 20_000i64;
+    let members = (rows / 50).clamp(1, 20_000);
     {
         let tx = store.conn_mut().transaction()?;
         {

@@ -1,7 +1,7 @@
 //! Trainer and screen actions: sessions, course plays (session or
 //! self-study), ratings, the needs survey and card enrolment.
 
-use super::credit::{credited_minutes, self_study_minutes, Interval};
+use super::credit::self_study_minutes;
 use super::effect::*;
 use super::event::PlayedCourse;
 use super::kiosk::{Ids, Kiosk};
@@ -52,27 +52,10 @@ impl Kiosk {
             fx.push(Effect::StopVideo);
         }
         let Some(mut s) = self.st.session.take() else { return refused() };
-        let session_iv = Interval::new(s.started_ms, now.wall_ms);
         let present = std::mem::take(&mut s.present);
         for (member_id, p) in &present {
-            let earlier = s.closed.entry(member_id.clone()).or_default();
-            let stay = Interval::new(p.in_ms, now.wall_ms);
-            let minutes = credited_minutes(earlier, stay, session_iv);
-            earlier.push(stay);
-            fx.push(Effect::Write(Record::SignOut { attendance_id: p.attendance_id.clone(), out_ms: now.wall_ms, credited_minutes: minutes }));
-            fx.push(Effect::Enqueue(payload::credit(CreditFacts {
-                id: &p.attendance_id,
-                member_id,
-                source: "session",
-                session_id: Some(&s.id),
-                course_id: None,
-                in_ms: p.in_ms,
-                out_ms: now.wall_ms,
-                minutes,
-                year: p.year,
-                mobile: p.mobile,
-                synced: now.synced,
-            })));
+            let (out, _) = s.sign_out(member_id, p, now);
+            fx.extend(out);
         }
         let attendees: BTreeSet<String> = s.closed.keys().cloned().collect();
         let msg_id = ids.next();

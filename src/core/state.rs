@@ -30,6 +30,36 @@ pub struct ActiveSession {
 }
 
 impl ActiveSession {
+    /// Closes `member_id`'s stay at `now`: the sign-out row and its credit
+    /// message, and the minutes credited (never overlapping earlier stays).
+    pub fn sign_out(&mut self, member_id: &str, p: &Presence, now: crate::clock::Now) -> (Vec<super::Effect>, u32) {
+        use super::credit::credited_minutes;
+        use super::payload::{credit, CreditFacts};
+        use super::{Effect, Record};
+        let session_iv = Interval::new(self.started_ms, now.wall_ms);
+        let earlier = self.closed.entry(member_id.to_string()).or_default();
+        let stay = Interval::new(p.in_ms, now.wall_ms);
+        let minutes = credited_minutes(earlier, stay, session_iv);
+        earlier.push(stay);
+        let fx = vec![
+            Effect::Write(Record::SignOut { attendance_id: p.attendance_id.clone(), out_ms: now.wall_ms, credited_minutes: minutes }),
+            Effect::Enqueue(credit(CreditFacts {
+                id: &p.attendance_id,
+                member_id,
+                source: "session",
+                session_id: Some(&self.id),
+                course_id: None,
+                in_ms: p.in_ms,
+                out_ms: now.wall_ms,
+                minutes,
+                year: p.year,
+                mobile: p.mobile,
+                synced: now.synced,
+            })),
+        ];
+        (fx, minutes)
+    }
+
     /// Everybody who was ever signed in to this session.
     pub fn attendees(&self) -> BTreeSet<String> {
         self.present.keys().chain(self.closed.keys()).cloned().collect()

@@ -2,11 +2,10 @@
 //! sign out after the minimum stay, panels for trainers and technicians,
 //! rating prompts, unknown cards.
 
-use super::credit::{credited_minutes, Interval};
 use super::effect::*;
 use super::event::Holder;
 use super::kiosk::{Ids, Kiosk};
-use super::payload::{self, CreditFacts, TapFacts};
+use super::payload::{self, TapFacts};
 use super::state::*;
 use crate::clock::Now;
 use crate::config::SignOutRule;
@@ -124,26 +123,9 @@ impl Kiosk {
             }
             Some(p) if cfg_sign_out == SignOutRule::TapAgain && now.wall_ms - p.in_ms >= min_stay => {
                 s.present.remove(&member.id);
-                let session_iv = Interval::new(s.started_ms, now.wall_ms);
-                let earlier = s.closed.entry(member.id.clone()).or_default();
-                let stay = Interval::new(p.in_ms, now.wall_ms);
-                let minutes = credited_minutes(earlier, stay, session_iv);
-                earlier.push(stay);
-                let mut fx = vec![Effect::Write(Record::SignOut { attendance_id: p.attendance_id.clone(), out_ms: now.wall_ms, credited_minutes: minutes })];
+                let (out, minutes) = s.sign_out(&member.id, &p, now);
+                let mut fx = out;
                 fx.extend(tap_effects(&tap_id, &uid, Some(&member), TapOutcome::SignedOut, Some(&session_id), mobile, home, Some(&p.attendance_id), now));
-                fx.push(Effect::Enqueue(payload::credit(CreditFacts {
-                    id: &p.attendance_id,
-                    member_id: &member.id,
-                    source: "session",
-                    session_id: Some(&session_id),
-                    course_id: None,
-                    in_ms: p.in_ms,
-                    out_ms: now.wall_ms,
-                    minutes,
-                    year: p.year,
-                    mobile: p.mobile,
-                    synced: now.synced,
-                })));
                 let extra = if p.year == year.year { minutes } else { 0 };
                 (fx, MemberOutcome::SignedOut { credited_minutes: minutes }, extra)
             }

@@ -85,7 +85,7 @@ CREATE TABLE attendance (
     credited_minutes INTEGER NOT NULL DEFAULT 0 CHECK (credited_minutes >= 0),
     year             INTEGER NOT NULL,
     mobile           INTEGER NOT NULL DEFAULT 0
-) STRICT;
+) STRICT, WITHOUT ROWID;
 -- Covering index: the yearly total is an index range scan.
 CREATE INDEX attendance_ledger ON attendance(member_id, year, credited_minutes);
 CREATE INDEX attendance_session ON attendance(session_id, member_id);
@@ -98,8 +98,7 @@ CREATE TABLE taps (
     synced     INTEGER NOT NULL DEFAULT 1,
     outcome    TEXT NOT NULL,
     session_id TEXT
-) STRICT;
-CREATE INDEX taps_at ON taps(at_ms);
+) STRICT, WITHOUT ROWID;
 
 CREATE TABLE plays (
     id          TEXT PRIMARY KEY,

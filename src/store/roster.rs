@@ -67,36 +67,42 @@ impl Store {
         Ok(())
     }
 
-    /// The member holding `uid`, if any.
+    /// The member holding `uid`, if any. One indexed query: this runs on every tap.
     pub fn member_by_card(&self, uid: &CardUid) -> Result<Option<Member>> {
-        let id: Option<String> = self
-            .conn
-            .prepare_cached("SELECT member_id FROM cards WHERE uid = ?1")?
-            .query_row([uid.as_str()], |r| r.get(0))
-            .optional()?;
-        match id {
-            Some(id) => self.member(&id),
-            None => Ok(None),
-        }
+        self.member_where("m.id = (SELECT member_id FROM cards WHERE uid = ?1)", uid.as_str())
     }
 
     pub fn member(&self, id: &str) -> Result<Option<Member>> {
-        let row: Option<(String, String, String, String, String)> = self
+        self.member_where("m.id = ?1", id)
+    }
+
+    fn member_where(&self, filter: &str, key: &str) -> Result<Option<Member>> {
+        let sql = format!(
+            "SELECT m.id, m.name, m.branch, m.home_centre, m.makeup,
+                    (SELECT group_concat(role) FROM member_roles WHERE member_id = m.id),
+                    (SELECT group_concat(uid) FROM cards WHERE member_id = m.id)
+             FROM members m WHERE {filter}"
+        );
+        let row = self
             .conn
-            .prepare_cached("SELECT id, name, branch, home_centre, makeup FROM members WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .prepare_cached(&sql)?
+            .query_row([key], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
             .optional()?;
-        let Some((id, name, branch, home_centre, makeup)) = row else { return Ok(None) };
-        let roles = {
-            let mut st = self.conn.prepare_cached("SELECT role FROM member_roles WHERE member_id = ?1 ORDER BY role")?;
-            let rows = st.query_map([&id], |r| r.get::<_, String>(0))?;
-            rows.filter_map(|r| r.ok().and_then(|s| Role::parse(&s))).collect()
-        };
-        let cards = {
-            let mut st = self.conn.prepare_cached("SELECT uid FROM cards WHERE member_id = ?1 ORDER BY uid")?;
-            let rows = st.query_map([&id], |r| r.get::<_, String>(0))?;
-            rows.filter_map(|r| r.ok().and_then(|s| CardUid::parse(&s).ok())).collect()
-        };
+        let Some((id, name, branch, home_centre, makeup, roles, cards)) = row else { return Ok(None) };
+        let mut roles: Vec<Role> = roles.unwrap_or_default().split(',').filter_map(Role::parse).collect();
+        roles.sort();
+        let mut cards: Vec<CardUid> = cards.unwrap_or_default().split(',').filter_map(|s| CardUid::parse(s).ok()).collect();
+        cards.sort();
         Ok(Some(Member { id, name, branch, home_centre, roles, cards, makeup: serde_json::from_str(&makeup).unwrap_or_default() }))
     }
 
