@@ -4,7 +4,9 @@
 pub mod bench;
 pub mod demo;
 pub mod run;
+pub mod screenshot;
 pub mod tap;
+pub mod ui;
 
 use anyhow::{Context, Result};
 use microclass::config::Config;

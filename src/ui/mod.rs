@@ -13,6 +13,7 @@ pub mod controller;
 pub mod generated;
 pub mod handle;
 pub mod headless;
+pub mod kiosk;
 pub mod lang;
 pub mod library;
 pub mod samples;
