@@ -3,7 +3,7 @@
 //! (tests/golden/, `UPDATE_GOLDEN=1` rewrites them); glyphs of the bundled CJK
 //! font checked by pixels; the translation catalogue checked against the
 //! .slint sources; and flows driven through the UI's Actions global into the
-//! real kiosk core and store.
+//! real kiosk core and store; and the kiosk process answering `screenshot`.
 
 #[path = "ui/support.rs"]
 mod ui_support;
@@ -49,3 +49,5 @@ mod glyphs;
 mod translations;
 #[path = "ui/flows.rs"]
 mod flows;
+#[path = "ui/process.rs"]
+mod process;

@@ -2,6 +2,7 @@
 //! the same run and prints the ratio against the target.
 
 pub mod core;
+pub mod ui;
 
 /// The p-th percentile (0-100) of sorted samples.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

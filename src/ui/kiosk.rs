@@ -10,6 +10,7 @@ use super::controller::UiAction;
 use super::handle::UiHandle;
 use super::sim_player::SimPlayer;
 use super::UiError;
+use slint::ComponentHandle;
 use crate::app::run::run_loop;
 use crate::app::{Input, Presenter, Shell, Shown};
 use crate::clock::{Clock, SystemClock};
@@ -209,7 +210,11 @@ pub fn run(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx: Sender<In
         let _ = actions.send(Bridge::Action(a));
     })?;
     ui.set_ambient(initial_ambient(&opts, &shell));
-    slint::ComponentHandle::show(ui.window()).map_err(|e| UiError::Platform(e.to_string()))?;
+    if chosen == Backend::Winit {
+        // A desktop window of the panel's size; KMS takes the display's size.
+        ui.window().window().set_size(slint::PhysicalSize::new(opts.width, opts.height));
+    }
+    ui.window().show().map_err(|e| UiError::Platform(e.to_string()))?;
     if headless.is_some() {
         println!(
             "microclass: no display found, the kiosk runs headless ({}x{}). Take a screenshot with\n  microclass screenshot kiosk.png\nand tap cards with `microclass tap <UID>`.",

@@ -157,7 +157,7 @@ fn a_second_tap_while_a_result_is_shown_replaces_it() {
 #[test]
 fn a_touch_on_the_library_button_opens_the_library_and_back_closes_it() {
     let mut rig = Rig::new();
-    rig.touch(600.0, 400.0); // 课程资源库, lower right of the idle screen
+    rig.touch(600.0, 440.0); // 课程资源库, lower right of the idle screen
     assert_eq!(rig.kit.ui.page(), Page::Library);
     rig.touch(70.0, 88.0); // 返回
     assert_eq!(rig.kit.ui.page(), Page::Idle);
