@@ -17,6 +17,8 @@ pub struct Config {
     pub hub: HubSettings,
     #[serde(default)]
     pub ui: UiConfig,
+    #[serde(default)]
+    pub library: crate::library::LibraryConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -2,11 +2,18 @@
 
 pub mod app;
 pub mod bench;
+pub mod board;
 pub mod clock;
+pub mod clock_watch;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod doctor;
 pub mod hw;
+pub mod library;
 pub mod model;
+pub mod player;
+pub mod provision;
+pub mod service;
 pub mod store;
 pub mod ui;

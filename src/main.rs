@@ -33,6 +33,17 @@ enum Command {
     Screenshot(cli::screenshot::ScreenshotArgs),
     /// Load the demonstration roster and catalogue.
     DemoData(cli::demo::DemoArgs),
+    /// Download the courses the catalogue lists into the cache.
+    Fetch(cli::fetch::FetchArgs),
+    /// Import courses from a USB stick folder (verified by hash).
+    Import(cli::import::ImportArgs),
+    /// Write a USB stick folder from the course cache.
+    Export(cli::export::ExportArgs),
+    /// Write or change the device configuration (prompts, or flags for scripts).
+    Provision(cli::provision::ProvisionArgs),
+    /// Check the hardware, storage, clock and hub link; non-zero exit on a failure.
+    /// `doctor reader` opens the card reader and reads a card.
+    Doctor(cli::doctor::DoctorArgs),
 }
 
 fn main() {
@@ -53,6 +64,9 @@ fn main() {
 fn dispatch(cli: Cli) -> Result<i32> {
     let config = cli.config.as_deref();
     match cli.command {
+        Command::Fetch(args) => return cli::fetch::run(args, config),
+        Command::Import(args) => return cli::import::run(args, config),
+        Command::Export(args) => return cli::export::run(args, config),
         Command::Run(args) => {
             let fallback = args.data_dir.clone().unwrap_or_else(cli::demo_data_dir);
             let sim = matches!(args.board, Some(cli::run::BoardArg::Sim));
@@ -84,6 +98,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::DemoData(args) => {
             let cfg = cli::load_config(config, Some(&cli::demo_data_dir()))?;
             cli::demo::run(args, &cfg)?;
+        }
+        Command::Provision(args) => return cli::provision::run(args, config),
+        Command::Doctor(args) => {
+            return Ok(match args.check {
+                Some(cli::doctor::DoctorCheck::Reader(r)) => cli::doctor_reader::run(r, config),
+                None => cli::doctor::run(args, config),
+            })
         }
     }
     Ok(0)

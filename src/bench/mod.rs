@@ -3,6 +3,7 @@
 
 pub mod core;
 pub mod ui;
+pub mod library;
 
 /// The p-th percentile (0-100) of sorted samples.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -37,6 +37,23 @@ pub enum BenchArea {
         #[arg(long, hide = true)]
         baseline_child: bool,
     },
+    /// Download+verify MB/s against curl+sha256sum, playback CPU against gst-launch playbin.
+    Library {
+        /// Directory for the test file and clip (use the device's data disk).
+        #[arg(long, default_value = "bench-library")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        size_mb: u64,
+        /// Length of the 720p test clip.
+        #[arg(long, default_value_t = 20)]
+        clip_s: u32,
+        /// Each side runs this many times; the best run counts.
+        #[arg(long, default_value_t = 2)]
+        rounds: u32,
+        /// Internal: play this clip as the measured side of the playback comparison.
+        #[arg(long, hide = true)]
+        play_child: Option<PathBuf>,
+    },
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -52,6 +69,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let r = microclass::bench::ui::run(&exe, &dir, taps, idle_seconds, size.0, size.1).context("UI benchmark")?;
             println!("{}", r.report());
             let _ = std::fs::remove_dir_all(&dir);
+        }
+        BenchArea::Library { play_child: Some(clip), .. } => {
+            microclass::bench::library::play_child(&clip).context("playing the bench clip")?;
+        }
+        BenchArea::Library { dir, size_mb, clip_s, rounds, play_child: None } => {
+            let r = microclass::bench::library::run(&dir, size_mb, clip_s, rounds).context("library benchmark");
+            let _ = std::fs::remove_dir_all(&dir);
+            println!("{}", r?.report());
         }
     }
     Ok(())

@@ -3,6 +3,12 @@
 
 pub mod bench;
 pub mod demo;
+pub mod doctor;
+pub mod doctor_reader;
+pub mod export;
+pub mod fetch;
+pub mod import;
+pub mod provision;
 pub mod run;
 pub mod screenshot;
 pub mod tap;

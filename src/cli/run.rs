@@ -9,8 +9,6 @@ use microclass::app::{control, Input, Shell};
 use microclass::clock::{Clock, SystemClock};
 use microclass::config::{BoardKind, Config};
 use microclass::core::CoreConfig;
-use microclass::hw::sim::{SimIndicator, SimReader};
-use microclass::hw::{CardReader, Indicator};
 use microclass::store::Store;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -69,18 +67,16 @@ pub fn run(args: RunArgs, mut cfg: Config) -> Result<()> {
         signal_hook::flag::register(sig, stop.clone()).context("installing the signal handler")?;
     }
 
-    let (reader, indicator): (Box<dyn CardReader>, Box<dyn Indicator>) = match cfg.board.kind {
-        BoardKind::Sim => {
-            let (reader, taps) = SimReader::new();
-            if !args.no_stdin {
-                spawn_stdin_taps(taps.clone()).context("starting the stdin reader")?;
-            }
-            // Keep a sender alive so the sim reader never reports Closed.
-            std::mem::forget(taps);
-            (Box::new(reader), Box::new(SimIndicator::default()))
+    let hw_clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let hw = microclass::board::build_hardware(&cfg.board, hw_clock).context("opening the card reader and indicators")?;
+    if let Some(taps) = hw.sim_taps {
+        if !args.no_stdin {
+            spawn_stdin_taps(taps.clone()).context("starting the stdin reader")?;
         }
-        BoardKind::Pi => anyhow::bail!("the hardware board needs the reader drivers; use --board sim"),
-    };
+        // Keep a sender alive so the simulated reader never reports Closed.
+        std::mem::forget(taps);
+    }
+    let (reader, indicator) = (hw.reader, hw.indicator);
     spawn_reader(reader, tx.clone(), stop.clone()).context("starting the reader thread")?;
 
     let socket = cfg.control_socket();
@@ -90,10 +86,13 @@ pub fn run(args: RunArgs, mut cfg: Config) -> Result<()> {
         return super::ui::run(backend, args.ui_size, &cfg, store, clock, indicator, rx, tx, stop, &socket);
     }
     let presenter = Box::new(LinePresenter { format: args.output });
-    let mut shell = Shell::new(CoreConfig::from_config(&cfg), store, clock, indicator, presenter).context("restoring the kiosk state")?;
+    let mut shell = Shell::new(CoreConfig::from_config(&cfg), store, clock.clone(), indicator, presenter).context("restoring the kiosk state")?;
     tracing::info!(centre = %cfg.device.centre, device = %cfg.device.id, socket = %socket.display(), "kiosk running; tap cards with `microclass tap <UID>`");
     drop(tx);
-    run_loop(&mut shell, rx, stop, Duration::from_millis(250), |_| {});
+    let mut service = microclass::service::ServiceHooks::from_env(clock.clone(), stop.clone());
+    service.ready(&format!("serving centre {} device {}", cfg.device.centre, cfg.device.id));
+    run_loop(&mut shell, rx, stop, Duration::from_millis(250), |_| service.iteration());
+    service.stopping();
     let _ = std::fs::remove_file(&socket);
     tracing::info!(taps = shell.stats().taps, "kiosk stopped");
     Ok(())

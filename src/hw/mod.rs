@@ -1,8 +1,18 @@
 //! Hardware edges: the traits the kiosk uses for card readers and feedback
 //! (buzzer/LEDs), and their simulated implementations. Real drivers live in
-//! submodules; nothing here knows about the kiosk's rules.
+//! submodules: `mfrc522` (SPI driver and simulated chip), `mfrc522_reader`
+//! (rppal wiring), `presence` (polls to taps), `usb_wedge` + `evdev_source`
+//! (keyboard-type readers), `gpio_indicator`, `check` (doctor reader).
+//! Nothing here knows about the kiosk's rules. See docs/hardware.md.
 
+pub mod check;
+pub mod evdev_source;
+pub mod gpio_indicator;
+pub mod mfrc522;
+pub mod mfrc522_reader;
+pub mod presence;
 pub mod sim;
+pub mod usb_wedge;
 
 use crate::model::CardUid;
 use std::time::Duration;

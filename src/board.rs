@@ -1,0 +1,290 @@
+//! Board files (`board/*.toml`): which card reader a device has and on which
+//! pins, plus buzzer, LEDs and feedback patterns. Loaded and validated at
+//! start with errors that name the file and the problem (unknown pin, pin
+//! used twice, SPI pins reused as GPIO, LED names the patterns do not
+//! define). `build_hardware` turns a board and the config's `[board]` table
+//! into the boxed `CardReader` and `Indicator` the run loop uses.
+//! Pin numbers are BCM GPIO numbers; `header_pin` maps them to the 40-pin
+//! header. Never touches hardware until `build_hardware` is called.
+
+use crate::clock::Clock;
+use crate::config::{BoardConfig, BoardKind};
+use crate::hw::evdev_source::{DeviceSelector, EvdevKeys};
+use crate::hw::gpio_indicator::{open_pi_outputs, GpioIndicator, Outputs, Patterns};
+use crate::hw::mfrc522::RxGain;
+use crate::hw::mfrc522_reader::{pi_mfrc522_reader, PiMfrc522Wiring};
+use crate::hw::presence::PresenceConfig;
+use crate::hw::sim::{SimIndicator, SimReader};
+use crate::hw::usb_wedge::{UsbWedgeReader, WedgeFormat};
+use crate::hw::{CardReader, Indicator, IndicatorError, ReaderError};
+use crate::model::CardUid;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+/// Where packages install the board files.
+pub const BOARD_DIR: &str = "/usr/share/microclass/board";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BoardError {
+    #[error("cannot read board file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("board file {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("board file {path}: {what} uses GPIO{pin}, which is not a GPIO on the 40-pin header (use BCM 2-27)")]
+    UnknownPin { path: PathBuf, what: String, pin: u8 },
+    #[error("board file {path}: GPIO{pin} (header pin {header}) is used twice: by {first} and by {second}")]
+    PinUsedTwice { path: PathBuf, pin: u8, header: u8, first: String, second: String },
+    #[error("board file {path}: {what} uses GPIO{pin} (header pin {header}), which SPI{bus} needs as {role}")]
+    SpiPinReused { path: PathBuf, what: String, pin: u8, header: u8, bus: u8, role: &'static str },
+    #[error("board file {path}: {detail}")]
+    Invalid { path: PathBuf, detail: String },
+    #[error("board file {path}: pattern {pattern} lights LED {led:?}, which [leds] does not define")]
+    UnknownLed { path: PathBuf, pattern: &'static str, led: String },
+    #[error("{0}")]
+    Reader(#[from] ReaderError),
+    #[error("{0}")]
+    Indicator(#[from] IndicatorError),
+    #[error("[board] kind = \"pi\" needs `file` (a board file such as {BOARD_DIR}/pi4-mfrc522.toml)")]
+    NoBoardFile,
+}
+
+/// The card reader a board has.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ReaderSpec {
+    Mfrc522(Mfrc522Spec),
+    Usb(UsbSpec),
+    Sim,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mfrc522Spec {
+    #[serde(default)]
+    pub spi_bus: u8,
+    #[serde(default)]
+    pub chip_select: u8,
+    #[serde(default = "default_clock")]
+    pub clock_hz: u32,
+    pub reset_pin: Option<u8>,
+    /// IRQ is wired on some boards; the driver polls and leaves it alone.
+    pub irq_pin: Option<u8>,
+    #[serde(default = "default_gain")]
+    pub rx_gain_db: u8,
+}
+
+fn default_clock() -> u32 {
+    1_000_000
+}
+fn default_gain() -> u8 {
+    48
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsbSpec {
+    /// Device name or /dev/input path; the config's `board.usb_reader` wins.
+    pub device: Option<String>,
+    #[serde(flatten)]
+    pub format: WedgeFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuzzerSpec {
+    pub pin: u8,
+}
+
+/// A parsed, validated board file.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Board {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub reader: ReaderSpec,
+    #[serde(default)]
+    pub presence: PresenceConfig,
+    pub buzzer: Option<BuzzerSpec>,
+    #[serde(default)]
+    pub leds: BTreeMap<String, u8>,
+    #[serde(default)]
+    pub patterns: Patterns,
+}
+
+/// BCM GPIO -> physical pin on the 40-pin header.
+pub fn header_pin(gpio: u8) -> Option<u8> {
+    const MAP: [(u8, u8); 28] = [
+        (0, 27), (1, 28), (2, 3), (3, 5), (4, 7), (5, 29), (6, 31), (7, 26), (8, 24), (9, 21),
+        (10, 19), (11, 23), (12, 32), (13, 33), (14, 8), (15, 10), (16, 36), (17, 11), (18, 12),
+        (19, 35), (20, 38), (21, 40), (22, 15), (23, 16), (24, 18), (25, 22), (26, 37), (27, 13),
+    ];
+    MAP.iter().find(|(g, _)| *g == gpio).map(|(_, p)| *p)
+}
+
+/// Pins the kernel's SPI driver takes for a bus (`dtparam=spi=on` for SPI0,
+/// `dtoverlay=spi1-3cs` for SPI1).
+pub fn spi_pins(bus: u8) -> &'static [(u8, &'static str)] {
+    match bus {
+        0 => &[(9, "MISO"), (10, "MOSI"), (11, "SCLK"), (8, "CE0"), (7, "CE1")],
+        1 => &[(19, "MISO"), (20, "MOSI"), (21, "SCLK"), (18, "CE0"), (17, "CE1"), (16, "CE2")],
+        _ => &[],
+    }
+}
+
+impl Board {
+    pub fn load(path: &Path) -> Result<Board, BoardError> {
+        let text = std::fs::read_to_string(path).map_err(|source| BoardError::Read { path: path.into(), source })?;
+        Board::parse(&text, path)
+    }
+
+    /// Parses and validates; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Board, BoardError> {
+        let board: Board = toml::from_str(text).map_err(|source| BoardError::Parse { path: path.into(), source })?;
+        board.validate(path)?;
+        Ok(board)
+    }
+
+    /// Every GPIO the board uses, with what uses it.
+    pub fn gpio_uses(&self) -> Vec<(u8, String)> {
+        let mut uses = Vec::new();
+        if let ReaderSpec::Mfrc522(m) = &self.reader {
+            if let Some(p) = m.reset_pin {
+                uses.push((p, "reader.reset_pin".to_string()));
+            }
+            if let Some(p) = m.irq_pin {
+                uses.push((p, "reader.irq_pin".to_string()));
+            }
+        }
+        if let Some(b) = &self.buzzer {
+            uses.push((b.pin, "buzzer.pin".to_string()));
+        }
+        for (name, pin) in &self.leds {
+            uses.push((*pin, format!("leds.{name}")));
+        }
+        uses
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), BoardError> {
+        let invalid = |detail: String| BoardError::Invalid { path: path.into(), detail };
+        let spi_bus = match &self.reader {
+            ReaderSpec::Mfrc522(m) => {
+                if RxGain::from_db(m.rx_gain_db).is_none() {
+                    return Err(invalid(format!(
+                        "reader.rx_gain_db = {} is not one of 18, 23, 33, 38, 43, 48",
+                        m.rx_gain_db
+                    )));
+                }
+                if !(10_000..=10_000_000).contains(&m.clock_hz) {
+                    return Err(invalid(format!(
+                        "reader.clock_hz = {} is outside 10 kHz..10 MHz (the MFRC522's SPI limit)",
+                        m.clock_hz
+                    )));
+                }
+                let max_cs = match m.spi_bus {
+                    0 => 1,
+                    1 => 2,
+                    b => return Err(invalid(format!("reader.spi_bus = {b}: the 40-pin header has SPI0 and SPI1"))),
+                };
+                if m.chip_select > max_cs {
+                    return Err(invalid(format!("reader.chip_select = {} does not exist on SPI{}", m.chip_select, m.spi_bus)));
+                }
+                Some(m.spi_bus)
+            }
+            _ => None,
+        };
+        let mut seen: Vec<(u8, String)> = Vec::new();
+        for (pin, what) in self.gpio_uses() {
+            let Some(header) = header_pin(pin).filter(|_| pin >= 2) else {
+                return Err(BoardError::UnknownPin { path: path.into(), what, pin });
+            };
+            if let Some((_, first)) = seen.iter().find(|(p, _)| *p == pin) {
+                return Err(BoardError::PinUsedTwice { path: path.into(), pin, header, first: first.clone(), second: what });
+            }
+            if let Some(bus) = spi_bus {
+                if let Some((_, role)) = spi_pins(bus).iter().find(|(p, _)| *p == pin) {
+                    return Err(BoardError::SpiPinReused { path: path.into(), what, pin, header, bus, role });
+                }
+            }
+            seen.push((pin, what));
+        }
+        for (pattern, steps) in [("ok", &self.patterns.ok), ("error", &self.patterns.error), ("unknown", &self.patterns.unknown)] {
+            for led in steps.iter().flat_map(|s| s.leds.iter()) {
+                // Boards without LEDs simply do not light any.
+                if !self.leds.is_empty() && !self.leds.contains_key(led) {
+                    return Err(BoardError::UnknownLed { path: path.into(), pattern, led: led.clone() });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The edges the run loop needs.
+pub struct Hardware {
+    pub reader: Box<dyn CardReader>,
+    pub indicator: Box<dyn Indicator>,
+    /// Simulated board: the sender that injects taps (`microclass tap`, stdin).
+    pub sim_taps: Option<Sender<CardUid>>,
+    /// Simulated board: the shared log of signals.
+    pub sim_indicator: Option<SimIndicator>,
+}
+
+/// The simulated board.
+pub fn sim_hardware() -> Hardware {
+    let (reader, taps) = SimReader::new();
+    let ind = SimIndicator::default();
+    Hardware { reader: Box::new(reader), indicator: Box::new(ind.clone()), sim_taps: Some(taps), sim_indicator: Some(ind) }
+}
+
+/// Loads the board named by the config and opens its reader and indicator.
+pub fn build_hardware(cfg: &BoardConfig, clock: Arc<dyn Clock>) -> Result<Hardware, BoardError> {
+    if cfg.kind == BoardKind::Sim {
+        return Ok(sim_hardware());
+    }
+    let path = cfg.file.as_deref().ok_or(BoardError::NoBoardFile)?;
+    let board = Board::load(path)?;
+    build_from_board(&board, cfg.usb_reader.as_deref(), clock)
+}
+
+/// Opens the reader and indicator a (validated) board describes.
+pub fn build_from_board(board: &Board, usb_override: Option<&str>, clock: Arc<dyn Clock>) -> Result<Hardware, BoardError> {
+    let mut sim = None;
+    let reader: Box<dyn CardReader> = match &board.reader {
+        ReaderSpec::Sim => {
+            let h = sim_hardware();
+            sim = h.sim_taps;
+            h.reader
+        }
+        ReaderSpec::Mfrc522(m) => Box::new(pi_mfrc522_reader(&mfrc522_wiring(m), board.presence, clock)?),
+        ReaderSpec::Usb(u) => {
+            let name = usb_override.or(u.device.as_deref()).ok_or_else(|| {
+                ReaderError::Unavailable("no USB reader named: set board.usb_reader in the config".into())
+            })?;
+            let keys = EvdevKeys::open(DeviceSelector::parse(name))
+                .map_err(|e| ReaderError::Unavailable(format!("USB card reader: {e}")))?;
+            Box::new(UsbWedgeReader::new(keys, u.format, clock)?)
+        }
+    };
+    let leds: Vec<(String, u8)> = board.leds.iter().map(|(n, p)| (n.clone(), *p)).collect();
+    let buzzer = board.buzzer.as_ref().map(|b| b.pin);
+    let outputs = if buzzer.is_none() && leds.is_empty() { Outputs::default() } else { open_pi_outputs(buzzer, &leds)? };
+    let indicator = GpioIndicator::new(outputs, board.patterns.clone())?;
+    Ok(Hardware { reader, indicator: Box::new(indicator), sim_taps: sim, sim_indicator: None })
+}
+
+pub fn mfrc522_wiring(m: &Mfrc522Spec) -> PiMfrc522Wiring {
+    PiMfrc522Wiring {
+        spi_bus: m.spi_bus,
+        chip_select: m.chip_select,
+        clock_hz: m.clock_hz,
+        reset_gpio: m.reset_pin,
+        rx_gain: RxGain::from_db(m.rx_gain_db).unwrap_or(RxGain::Db48),
+    }
+}
+
+#[cfg(test)]
+#[path = "board_tests.rs"]
+mod tests;

@@ -1,0 +1,90 @@
+//! Board file parsing and validation, against the shipped board files and
+//! broken variants of them.
+
+use super::*;
+
+fn shipped(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("board").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn parse(text: &str) -> Result<Board, BoardError> {
+    Board::parse(text, Path::new("test.toml"))
+}
+
+#[test]
+fn the_shipped_mfrc522_board_parses_with_the_design_wiring() {
+    let b = parse(&shipped("pi4-mfrc522.toml")).unwrap();
+    let ReaderSpec::Mfrc522(m) = &b.reader else { panic!("not an MFRC522 board") };
+    assert_eq!((m.spi_bus, m.chip_select, m.reset_pin, m.irq_pin), (0, 0, Some(25), Some(24)));
+    assert_eq!(header_pin(25), Some(22));
+    assert_eq!(header_pin(24), Some(18));
+    assert!(b.buzzer.is_some());
+    assert_eq!(b.presence, PresenceConfig::default());
+}
+
+#[test]
+fn the_shipped_usb_and_sim_boards_parse() {
+    let b = parse(&shipped("pi4-usb-reader.toml")).unwrap();
+    assert!(matches!(b.reader, ReaderSpec::Usb(_)));
+    let b = parse(&shipped("sim.toml")).unwrap();
+    assert_eq!(b.reader, ReaderSpec::Sim);
+}
+
+#[test]
+fn a_pin_that_is_not_on_the_header_is_rejected() {
+    let text = shipped("pi4-mfrc522.toml").replace("pin = 17", "pin = 40");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("GPIO40") && e.contains("buzzer.pin"), "{e}");
+}
+
+#[test]
+fn a_pin_used_twice_names_both_uses() {
+    let text = shipped("pi4-mfrc522.toml").replace("red = 22", "red = 27");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("GPIO27") && e.contains("leds.green") && e.contains("leds.red"), "{e}");
+}
+
+#[test]
+fn spi_pins_cannot_be_reused_as_gpio() {
+    let text = shipped("pi4-mfrc522.toml").replace("pin = 17", "pin = 8");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("GPIO8") && e.contains("CE0") && e.contains("header pin 24"), "{e}");
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_rejected_with_the_file_name() {
+    let e = parse(&shipped("pi4-mfrc522.toml").replace("rx_gain_db = 48", "rx_gain_db = 40")).unwrap_err();
+    assert!(e.to_string().contains("rx_gain_db = 40"), "{e}");
+    let e = parse(&shipped("pi4-mfrc522.toml").replace("[buzzer]", "[buzzer]\nvolume = 3")).unwrap_err();
+    assert!(e.to_string().contains("test.toml") && e.to_string().contains("volume"), "{e}");
+}
+
+#[test]
+fn a_pattern_lighting_an_undefined_led_is_rejected() {
+    let text = format!("{}\n[patterns]\nok = [{{ leds = [\"blue\"], ms = 100 }}]\n", shipped("pi4-mfrc522.toml"));
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("\"blue\""), "{e}");
+}
+
+#[test]
+fn the_sim_board_builds_sim_edges() {
+    let cfg = BoardConfig { kind: BoardKind::Sim, file: None, usb_reader: None };
+    let mut hw = build_hardware(&cfg, Arc::new(crate::clock::TestClock::at(0))).unwrap();
+    let taps = hw.sim_taps.take().unwrap();
+    taps.send(CardUid::parse("01020304").unwrap()).unwrap();
+    let got = hw.reader.next_tap(std::time::Duration::from_millis(10)).unwrap();
+    assert_eq!(got.unwrap().as_str(), "01020304");
+}
+
+#[test]
+fn a_pi_board_without_a_file_or_spi_fails_clearly() {
+    let cfg = BoardConfig { kind: BoardKind::Pi, file: None, usb_reader: None };
+    let e = build_hardware(&cfg, Arc::new(crate::clock::TestClock::at(0))).err().unwrap();
+    assert!(matches!(e, BoardError::NoBoardFile));
+    if !Path::new("/dev/spidev0.0").exists() {
+        let board = parse(&shipped("pi4-mfrc522.toml")).unwrap();
+        let e = build_from_board(&board, None, Arc::new(crate::clock::TestClock::at(0))).err().unwrap().to_string();
+        assert!(e.contains("dtparam=spi=on"), "{e}");
+    }
+}

@@ -1,0 +1,189 @@
+//! The MFRC522 as a `CardReader`: a `UidSource` over the generic driver
+//! (re-initialising the chip after a fault), and the Raspberry Pi wiring of
+//! it through rppal (`/dev/spidevB.C` plus a GPIO for RST). Polling and tap
+//! logic live in `presence.rs`; bus traffic lives in `mfrc522/`.
+
+use super::mfrc522::{ChipVersion, Mfrc522, Mfrc522Config, RxGain, Wake};
+use super::presence::{PolledReader, PresenceConfig, SourceError, ThreadSleeper, UidSource};
+use super::ReaderError;
+use crate::clock::Clock;
+use crate::model::CardUid;
+use embedded_hal::delay::DelayNs;
+use embedded_hal::digital::OutputPin;
+use embedded_hal::spi::SpiDevice;
+use std::sync::Arc;
+
+/// Polls an MFRC522 for the card in its field.
+pub struct Mfrc522Source<SPI, RST, D> {
+    driver: Mfrc522<SPI, RST, D>,
+    wake: Wake,
+    needs_init: bool,
+    label: String,
+}
+
+impl<SPI: SpiDevice, RST: OutputPin, D: DelayNs> Mfrc522Source<SPI, RST, D> {
+    /// Wraps an initialised driver. `label` says where it is (e.g. "SPI0 CE0").
+    pub fn new(driver: Mfrc522<SPI, RST, D>, label: impl Into<String>) -> Self {
+        let needs_init = driver.chip_version().is_none();
+        Mfrc522Source { driver, wake: Wake::Wupa, needs_init, label: label.into() }
+    }
+
+    pub fn driver_mut(&mut self) -> &mut Mfrc522<SPI, RST, D> {
+        &mut self.driver
+    }
+}
+
+impl<SPI, RST, D> UidSource for Mfrc522Source<SPI, RST, D>
+where
+    SPI: SpiDevice + Send,
+    RST: OutputPin + Send,
+    D: DelayNs + Send,
+{
+    fn poll(&mut self) -> Result<Option<CardUid>, SourceError> {
+        if self.needs_init {
+            self.driver.init().map_err(|e| SourceError::Fault(format!("re-init failed: {e}")))?;
+            self.needs_init = false;
+            tracing::info!(reader = %self.describe(), "MFRC522 initialised");
+        }
+        match self.driver.read_card(self.wake) {
+            Ok(card) => Ok(card.map(|c| c.uid.to_card_uid())),
+            Err(e) if e.is_fault() => {
+                self.needs_init = true;
+                Err(SourceError::Fault(e.to_string()))
+            }
+            Err(e) => Err(SourceError::Glitch(e.to_string())),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let chip = self.driver.chip_version().map(ChipVersion::describe).unwrap_or_else(|| "not initialised".into());
+        format!("MFRC522 on {}: {}", self.label, chip)
+    }
+}
+
+/// Where the MFRC522 sits on the Pi (from the board file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PiMfrc522Wiring {
+    /// SPI bus (0 = SPI0 on pins 19/21/23).
+    pub spi_bus: u8,
+    /// Chip select (0 = CE0 on pin 24, 1 = CE1 on pin 26).
+    pub chip_select: u8,
+    pub clock_hz: u32,
+    /// BCM GPIO number of RST, if wired.
+    pub reset_gpio: Option<u8>,
+    pub rx_gain: RxGain,
+}
+
+pub type PiMfrc522 = Mfrc522<rppal::spi::SimpleHalSpiDevice, rppal::gpio::OutputPin, rppal::hal::Delay>;
+
+/// Opens and initialises the MFRC522 through rppal. On a PC (no spidev, no
+/// Pi GPIO) this fails with a message that says what is missing.
+pub fn open_pi_mfrc522(w: &PiMfrc522Wiring) -> Result<(PiMfrc522, ChipVersion), ReaderError> {
+    use rppal::spi::{Bus, Mode, SimpleHalSpiDevice, SlaveSelect, Spi};
+    let bus = match w.spi_bus {
+        0 => Bus::Spi0,
+        1 => Bus::Spi1,
+        n => return Err(ReaderError::Unavailable(format!("SPI bus {n} is not supported (use 0 or 1)"))),
+    };
+    let ss = match w.chip_select {
+        0 => SlaveSelect::Ss0,
+        1 => SlaveSelect::Ss1,
+        2 => SlaveSelect::Ss2,
+        n => return Err(ReaderError::Unavailable(format!("chip select {n} is not supported"))),
+    };
+    let dev = format!("/dev/spidev{}.{}", w.spi_bus, w.chip_select);
+    let spi = Spi::new(bus, ss, w.clock_hz, Mode::Mode0).map_err(|e| {
+        ReaderError::Unavailable(format!(
+            "cannot open {dev}: {e}. Enable SPI with `dtparam=spi=on` in /boot/firmware/config.txt, \
+             reboot, and give the service user access (board/99-microclass.rules)"
+        ))
+    })?;
+    let rst = match w.reset_gpio {
+        None => None,
+        Some(pin) => {
+            let gpio = rppal::gpio::Gpio::new()
+                .map_err(|e| ReaderError::Unavailable(format!("cannot open the GPIO controller: {e}")))?;
+            let p = gpio
+                .get(pin)
+                .map_err(|e| ReaderError::Unavailable(format!("cannot claim GPIO{pin} for MFRC522 RST: {e}")))?;
+            Some(p.into_output_high())
+        }
+    };
+    let cfg = Mfrc522Config { rx_gain: w.rx_gain, ..Mfrc522Config::default() };
+    let mut driver = Mfrc522::new(SimpleHalSpiDevice::new(spi), rst, rppal::hal::Delay::new(), cfg);
+    let version = driver
+        .init()
+        .map_err(|e| ReaderError::Unavailable(format!("MFRC522 on {dev} did not initialise: {e}")))?;
+    Ok((driver, version))
+}
+
+/// The Pi MFRC522 as a polled `CardReader` with real time and sleeps.
+pub fn pi_mfrc522_reader(
+    w: &PiMfrc522Wiring,
+    presence: PresenceConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<PolledReader<Mfrc522Source<rppal::spi::SimpleHalSpiDevice, rppal::gpio::OutputPin, rppal::hal::Delay>>, ReaderError>
+{
+    let (driver, _) = open_pi_mfrc522(w)?;
+    let label = format!("SPI{} CE{}", w.spi_bus, w.chip_select);
+    Ok(PolledReader::new(Mfrc522Source::new(driver, label), presence, clock, Box::new(ThreadSleeper)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::TestClock;
+    use crate::hw::mfrc522::sim_card::{CardFaults, SimCard};
+    use crate::hw::mfrc522::sim_chip::SimChip;
+    use crate::hw::presence::TestSleeper;
+    use crate::hw::CardReader;
+    use std::time::Duration;
+
+    fn sim_reader(chip: &SimChip, clock: &TestClock) -> PolledReader<impl UidSource> {
+        let d = Mfrc522::new(chip.spi(), Some(chip.reset_pin()), chip.delay(), Mfrc522Config::default());
+        let src = Mfrc522Source::new(d, "sim");
+        PolledReader::new(src, PresenceConfig::default(), Arc::new(clock.clone()), Box::new(TestSleeper(clock.clone())))
+    }
+
+    #[test]
+    fn a_flaky_card_held_on_a_simulated_mfrc522_is_one_tap_and_a_retap_is_another() {
+        let chip = SimChip::new(0x92);
+        let clock = TestClock::at(0);
+        let mut r = sim_reader(&chip, &clock);
+        assert_eq!(r.next_tap(Duration::from_millis(200)).unwrap(), None);
+        let faults = CardFaults { miss_every_nth_request: Some(3), miss_probability: Some((0.2, 7)), ..Default::default() };
+        let card = chip.add_card(SimCard::new(&[0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6], 0x00).unwrap().with_faults(faults));
+        let tap = r.next_tap(Duration::from_millis(200)).unwrap();
+        assert_eq!(tap.unwrap().as_str(), "04A1B2C3D4E5F6");
+        for _ in 0..20 {
+            assert_eq!(r.next_tap(Duration::from_millis(100)).unwrap(), None);
+        }
+        chip.remove_card(card);
+        assert_eq!(r.next_tap(Duration::from_millis(500)).unwrap(), None);
+        chip.return_card(card);
+        assert!(r.next_tap(Duration::from_millis(200)).unwrap().is_some());
+        assert!(r.describe().contains("MFRC522 version 2.0"));
+    }
+
+    #[test]
+    fn a_bus_fault_triggers_a_re_init_and_reading_carries_on() {
+        let chip = SimChip::new(0x92);
+        let clock = TestClock::at(0);
+        let mut r = sim_reader(&chip, &clock);
+        r.next_tap(Duration::from_millis(50)).unwrap();
+        chip.fail_next_transactions(1);
+        chip.add_card(SimCard::new(&[1, 2, 3, 4], 0x08).unwrap());
+        assert_eq!(r.next_tap(Duration::from_millis(200)).unwrap().unwrap().as_str(), "01020304");
+        assert_eq!(r.stats().faults, 1);
+    }
+
+    #[test]
+    fn opening_the_pi_reader_on_a_pc_fails_with_a_clear_message() {
+        if std::path::Path::new("/dev/spidev0.0").exists() {
+            return; // a real Pi: this test is about machines without SPI
+        }
+        let w = PiMfrc522Wiring { spi_bus: 0, chip_select: 0, clock_hz: 1_000_000, reset_gpio: Some(25), rx_gain: RxGain::Db48 };
+        let err = open_pi_mfrc522(&w).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("/dev/spidev0.0") && err.contains("dtparam=spi=on"), "{err}");
+    }
+}
