@@ -5,7 +5,7 @@
 
 use super::ambient::Ambient;
 use super::lang::Lang;
-use super::wizard::{BasicChecks, ProvisionChecks, ProvisionForm, Wizard};
+use super::wizard::{DeviceChecks, ProvisionChecks, ProvisionForm, Wizard};
 use crate::core::{Event, Screen};
 use crate::model::CardUid;
 
@@ -100,7 +100,7 @@ pub enum Input {
 
 /// UI-only pages close after this long without a touch.
 pub const OVERLAY_TIMEOUT_MS: i64 = 60_000;
-const MAX_PIN: usize = 8;
+const MAX_PIN: usize = crate::provision::pin::MAX_PIN_LEN;
 const MAX_QUERY: usize = 32;
 
 pub struct UiController {
@@ -142,7 +142,7 @@ impl UiController {
             enrol_query: String::new(),
             reader_test: ReaderTestState::Idle,
             wizard: None,
-            checks: Box::new(BasicChecks),
+            checks: Box::new(DeviceChecks),
         }
     }
 

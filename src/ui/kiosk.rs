@@ -113,18 +113,14 @@ fn initial_ambient(opts: &UiOptions, shell: &Shell) -> Ambient {
 }
 
 fn pin_ok(hash: Option<&str>, pin: &str) -> bool {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
     let Some(hash) = hash else {
         tracing::warn!("technician PIN entered but none is configured (ui.technician_pin_hash)");
         return false;
     };
-    match PasswordHash::new(hash) {
-        Ok(parsed) => argon2::Argon2::default().verify_password(pin.as_bytes(), &parsed).is_ok(),
-        Err(e) => {
-            tracing::error!(error = %e, "ui.technician_pin_hash is not a valid Argon2 hash");
-            false
-        }
-    }
+    crate::provision::pin::verify_pin(pin, hash).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot check the technician PIN");
+        false
+    })
 }
 
 /// The bridge thread: UI actions to loop inputs, and the simulated player.
@@ -259,4 +255,18 @@ pub fn run(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx: Sender<In
     drop(tx);
     let _ = worker.join();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_configured_pin_opens_the_technician_panel() {
+        let hash = crate::provision::pin::hash_pin("258036").expect("hash");
+        assert!(pin_ok(Some(&hash), "258036"));
+        assert!(!pin_ok(Some(&hash), "258037"));
+        assert!(!pin_ok(None, "258036"), "no PIN configured: nobody gets in by PIN");
+        assert!(!pin_ok(Some("not a hash"), "258036"));
+    }
 }

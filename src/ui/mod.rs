@@ -30,7 +30,7 @@ pub use controller::{Input, Page, UiAction, UiController};
 pub use handle::UiHandle;
 pub use headless::{Frame, Headless, HeadlessPlatform};
 pub use lang::Lang;
-pub use wizard::{BasicChecks, ProvisionChecks, ProvisionForm};
+pub use wizard::{DeviceChecks, ProvisionChecks, ProvisionForm};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UiError {

@@ -20,44 +20,21 @@ pub trait ProvisionChecks {
     fn check_pin(&self, value: &str) -> Result<(), String>;
 }
 
-/// Format checks used until (and unless) the provisioning module supplies its own.
-pub struct BasicChecks;
+/// The provisioning module's rules (src/provision): ids as MQTT topic
+/// levels, `mqtt(s)://host[:port]` hub addresses, PIN strength.
+pub struct DeviceChecks;
 
-impl ProvisionChecks for BasicChecks {
+impl ProvisionChecks for DeviceChecks {
     fn check_code(&self, field: Field, value: &str) -> Result<(), String> {
-        let ok = !value.is_empty()
-            && value.len() <= 32
-            && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("{}：只能使用字母、数字、- 和 _（1-32 个） / letters, digits, - and _ only", field.zh()))
-        }
+        crate::provision::validate::check_id(value).map_err(|e| format!("{}：{e}", field.zh()))
     }
     fn check_hub(&self, value: &str) -> Result<(), String> {
-        let rest = value
-            .strip_prefix("mqtts://")
-            .or_else(|| value.strip_prefix("mqtt://"))
-            .ok_or_else(|| "地址须以 mqtts:// 或 mqtt:// 开头 / must start with mqtts:// or mqtt://".to_string())?;
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (rest, None),
-        };
-        let host_ok = !host.is_empty()
-            && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-        let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
-        if host_ok && port_ok {
-            Ok(())
-        } else {
-            Err("督导平台地址格式不对，例如 mqtts://hub.example.cn:8883 / bad hub address".to_string())
-        }
+        crate::provision::validate::parse_hub_url(value)
+            .map(|_| ())
+            .map_err(|e| format!("{}：{e}（例如 mqtts://hub.example.cn:8883）", Field::Hub.zh()))
     }
     fn check_pin(&self, value: &str) -> Result<(), String> {
-        if (4..=8).contains(&value.len()) && value.chars().all(|c| c.is_ascii_digit()) {
-            Ok(())
-        } else {
-            Err("PIN 须为 4-8 位数字 / the PIN must be 4-8 digits".to_string())
-        }
+        crate::provision::pin::check_pin_strength(value).map_err(|e| format!("{}：{e}", Field::Pin.zh()))
     }
 }
 
@@ -92,9 +69,9 @@ impl Field {
     }
     fn max_len(self) -> usize {
         match self {
-            Field::Pin => 8,
+            Field::Pin => crate::provision::pin::MAX_PIN_LEN,
             Field::Hub => 96,
-            _ => 32,
+            _ => 64,
         }
     }
 }
@@ -251,23 +228,23 @@ mod tests {
     #[test]
     fn the_wizard_walks_through_every_step_and_returns_the_form() {
         let mut w = Wizard::default();
-        assert!(w.next(&BasicChecks).is_none());
+        assert!(w.next(&DeviceChecks).is_none());
         assert_eq!(w.step, 1);
         type_text(&mut w, "d01");
         w.select_field(1);
         type_text(&mut w, "c-17");
         w.select_field(2);
         type_text(&mut w, "pi_3");
-        assert!(w.next(&BasicChecks).is_none());
+        assert!(w.next(&DeviceChecks).is_none());
         type_text(&mut w, "mqtts://hub.example.cn:8883");
-        assert!(w.next(&BasicChecks).is_none());
-        type_text(&mut w, "2468");
+        assert!(w.next(&DeviceChecks).is_none());
+        type_text(&mut w, "258036");
         assert!(w.key("ok"));
-        assert!(w.next(&BasicChecks).is_none());
+        assert!(w.next(&DeviceChecks).is_none());
         assert_eq!(w.step, 4);
-        assert_eq!(w.views()[4].value, "••••");
-        let form = w.next(&BasicChecks).expect("confirmed");
-        assert_eq!(form, ProvisionForm { district: "d01".into(), centre: "c-17".into(), device: "pi_3".into(), hub: "mqtts://hub.example.cn:8883".into(), pin: "2468".into() });
+        assert_eq!(w.views()[4].value, "••••••");
+        let form = w.next(&DeviceChecks).expect("confirmed");
+        assert_eq!(form, ProvisionForm { district: "d01".into(), centre: "c-17".into(), device: "pi_3".into(), hub: "mqtts://hub.example.cn:8883".into(), pin: "258036".into() });
     }
 
     #[test]
@@ -276,27 +253,28 @@ mod tests {
         type_text(&mut w, "d01");
         w.select_field(2);
         type_text(&mut w, "pi3");
-        assert!(w.next(&BasicChecks).is_none());
+        assert!(w.next(&DeviceChecks).is_none());
         assert_eq!((w.step, w.active), (1, 1));
         assert!(w.error.contains("中心代码"));
     }
 
     #[test]
-    fn hub_addresses_need_an_mqtt_scheme_and_a_sane_port() {
-        assert!(BasicChecks.check_hub("mqtt://10.0.0.2").is_ok());
-        assert!(BasicChecks.check_hub("mqtts://hub.example.cn:8883").is_ok());
-        assert!(BasicChecks.check_hub("http://hub").is_err());
-        assert!(BasicChecks.check_hub("mqtt://hub:99999").is_err());
-        assert!(BasicChecks.check_hub("mqtt://").is_err());
+    fn the_provisioning_rules_judge_hub_addresses_and_pins() {
+        assert!(DeviceChecks.check_hub("mqtt://10.0.0.2").is_ok());
+        assert!(DeviceChecks.check_hub("mqtts://hub.example.cn:8883").is_ok());
+        assert!(DeviceChecks.check_hub("http://hub").is_err());
+        assert!(DeviceChecks.check_hub("mqtt://hub:99999").is_err());
+        assert!(DeviceChecks.check_hub("mqtt://").is_err());
+        assert!(DeviceChecks.check_pin("123456").is_err(), "a run of digits is too weak");
     }
 
     #[test]
     fn backspace_and_length_limits_apply_while_typing() {
         let mut w = Wizard { step: 3, ..Default::default() };
-        type_text(&mut w, "1234567890");
-        assert_eq!(w.form.pin, "12345678");
+        type_text(&mut w, "12345678901234");
+        assert_eq!(w.form.pin, "123456789012");
         w.key("back");
-        assert_eq!(w.form.pin, "1234567");
+        assert_eq!(w.form.pin, "12345678901");
         w.key("clear");
         assert_eq!(w.form.pin, "");
     }
