@@ -17,3 +17,5 @@ pub mod provision;
 pub mod service;
 pub mod store;
 pub mod ui;
+pub mod uplink;
+pub mod hub;

@@ -33,6 +33,10 @@ enum Command {
     Screenshot(cli::screenshot::ScreenshotArgs),
     /// Load the demonstration roster and catalogue.
     DemoData(cli::demo::DemoArgs),
+    /// Run only the hub uplink against the device database (drain, downlink, commands).
+    Uplink(cli::uplink::UplinkArgs),
+    /// The reference district hub: keygen, publish, ingest, report, devices.
+    Hub(cli::hub::HubArgs),
     /// Download the courses the catalogue lists into the cache.
     Fetch(cli::fetch::FetchArgs),
     /// Import courses from a USB stick folder (verified by hash).
@@ -98,6 +102,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::DemoData(args) => {
             let cfg = cli::load_config(config, Some(&cli::demo_data_dir()))?;
             cli::demo::run(args, &cfg)?;
+        }
+        Command::Hub(args) => return cli::hub::run(args),
+        Command::Uplink(args) => {
+            let cfg = cli::load_config(config, None)?;
+            return cli::uplink::run(args, &cfg);
         }
         Command::Provision(args) => return cli::provision::run(args, config),
         Command::Doctor(args) => {

@@ -4,6 +4,7 @@
 pub mod core;
 pub mod ui;
 pub mod library;
+pub mod uplink;
 
 /// The p-th percentile (0-100) of sorted samples.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -9,10 +9,12 @@ pub mod export;
 pub mod fetch;
 pub mod import;
 pub mod provision;
+pub mod hub;
 pub mod run;
 pub mod screenshot;
 pub mod tap;
 pub mod ui;
+pub mod uplink;
 
 use anyhow::{Context, Result};
 use microclass::config::Config;

@@ -1,0 +1,162 @@
+//! The outbox writer of the uplink: a thread with its own SQLite connection
+//! that marks acknowledged rows sent (acks arriving together share one
+//! transaction) and serves resend requests in the same order, so a resend
+//! is never overtaken by an older mark. It never reads or publishes batches.
+
+use super::outbox::{self, Resend};
+use super::UplinkStatus;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+enum Op {
+    Sent { seqs: Vec<i64>, now_ms: i64 },
+    Requeue { from: i64, to: i64, reply: mpsc::Sender<Result<Resend, outbox::OutboxError>> },
+}
+
+/// Marks queued so far and not yet committed (0 = every ack is on disk).
+#[derive(Clone, Default)]
+pub struct Pending(Arc<AtomicUsize>);
+
+impl Pending {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Acks queued for the writer at most; beyond it the drain waits for the
+/// disk (memory stays bounded, and a crash repeats at most this many batches).
+pub const QUEUE_BOUND: usize = 64;
+
+pub struct Marker {
+    tx: Option<mpsc::SyncSender<Op>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pending: Pending,
+}
+
+impl Marker {
+    pub fn start(db: &Path, status: Arc<Mutex<UplinkStatus>>) -> Result<Marker, outbox::OutboxError> {
+        let mut conn = outbox::open(db)?;
+        let (tx, rx) = mpsc::sync_channel::<Op>(QUEUE_BOUND);
+        let pending = Pending::default();
+        let p = pending.clone();
+        let thread = std::thread::Builder::new()
+            .name("uplink-marker".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut ops = vec![first];
+                    while let Ok(op) = rx.try_recv() {
+                        ops.push(op);
+                        if ops.len() >= QUEUE_BOUND {
+                            break;
+                        }
+                    }
+                    let mut seqs: Vec<i64> = Vec::new();
+                    let mut now = 0;
+                    let mut marks = 0usize;
+                    for op in ops {
+                        match op {
+                            Op::Sent { seqs: s, now_ms } => {
+                                seqs.extend(s);
+                                now = now_ms;
+                                marks += 1;
+                            }
+                            Op::Requeue { from, to, reply } => {
+                                commit(&mut conn, &mut seqs, now, &status);
+                                let _ = reply.send(outbox::requeue_range(&conn, from, to));
+                            }
+                        }
+                    }
+                    commit(&mut conn, &mut seqs, now, &status);
+                    p.0.fetch_sub(marks, Ordering::SeqCst);
+                }
+            })
+            .map_err(|e| outbox::OutboxError::Thread(e.to_string()))?;
+        Ok(Marker { tx: Some(tx), thread: Some(thread), pending })
+    }
+
+    pub fn pending(&self) -> Pending {
+        self.pending.clone()
+    }
+
+    /// Queues rows acknowledged by the broker (waits while the queue is full).
+    pub fn sent(&self, seqs: Vec<i64>, now_ms: i64) {
+        if let Some(tx) = &self.tx {
+            self.pending.0.fetch_add(1, Ordering::SeqCst);
+            if tx.send(Op::Sent { seqs, now_ms }).is_err() {
+                self.pending.0.fetch_sub(1, Ordering::SeqCst);
+                tracing::warn!("outbox writer gone: rows stay unsent and go again after a restart");
+            }
+        }
+    }
+
+    /// Queues `from..=to` again, after every mark queued before; waits for the result.
+    pub fn requeue(&self, from: i64, to: i64) -> Result<Resend, String> {
+        let (reply, rx) = mpsc::channel();
+        let tx = self.tx.as_ref().ok_or("outbox writer stopped")?;
+        tx.send(Op::Requeue { from, to, reply }).map_err(|_| "outbox writer gone".to_string())?;
+        rx.recv().map_err(|_| "outbox writer gone".to_string())?.map_err(|e| e.to_string())
+    }
+
+    /// Commits every queued mark and stops the thread.
+    pub fn finish(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn commit(conn: &mut rusqlite::Connection, seqs: &mut Vec<i64>, now_ms: i64, status: &Arc<Mutex<UplinkStatus>>) {
+    if seqs.is_empty() {
+        return;
+    }
+    seqs.sort_unstable();
+    match outbox::mark_sent(conn, seqs, now_ms) {
+        Ok(n) => {
+            if let Ok(mut st) = status.lock() {
+                st.counters.records_acked += n as u64;
+                st.backlog = st.backlog.saturating_sub(n as u64);
+            }
+        }
+        // The rows stay unsent and go again later: a duplicate, never a loss.
+        Err(e) => tracing::warn!(error = %e, rows = seqs.len(), "could not mark rows sent"),
+    }
+    seqs.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_reach_the_disk_before_finish_returns_and_a_resend_comes_after_them() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("m.db");
+        let c = outbox::open(&db).unwrap();
+        for i in 0..10 {
+            outbox::enqueue(&c, &format!("r{i}"), "tap", "{}", 0, 1).unwrap();
+        }
+        let status = Arc::new(Mutex::new(UplinkStatus::default()));
+        let m = Marker::start(&db, status.clone()).unwrap();
+        m.sent(vec![1, 2, 3], 5);
+        m.sent(vec![4, 5], 5);
+        // Queued after the marks: must see rows 1..=5 as sent and queue them again.
+        assert_eq!(m.requeue(1, 5).unwrap(), Resend { queued: 5, missing: 0 });
+        m.sent(vec![6, 7, 8, 9, 10], 6);
+        let pending = m.pending();
+        m.finish();
+        assert_eq!(pending.get(), 0);
+        assert_eq!(outbox::backlog(&c).unwrap().rows, 5);
+        let first = outbox::next_batch_after(&c, 0, 1 << 20, 100).unwrap();
+        assert_eq!(first.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(status.lock().unwrap().counters.records_acked, 10);
+    }
+}

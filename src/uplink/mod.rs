@@ -1,0 +1,98 @@
+//! Store-and-forward uplink to the district hub over MQTT (protocol v1,
+//! docs/protocol.md). Owns the outbox drain, status and telemetry, signed
+//! downlink documents and hub commands. It never writes kiosk records: it
+//! only marks outbox rows sent, and hands documents and commands to sinks.
+//!
+//! Layout: `state` (pure drain protocol state), `outbox` (queries), `wire`
+//! (payloads), `envelope` + `downlink` (signed documents), `command`,
+//! `diskguard`, `sysinfo`, `connect` (rumqttc options, TLS), `client` (I/O loop),
+//! `marker` (the writer thread that marks acknowledged rows sent).
+
+pub mod client;
+pub mod command;
+pub mod config;
+pub mod connect;
+pub mod diskguard;
+pub mod downlink;
+pub mod envelope;
+pub mod marker;
+#[cfg(test)]
+mod fuzz_tests;
+pub mod outbox;
+pub mod state;
+pub mod sysinfo;
+pub mod topics;
+pub mod wire;
+
+pub use client::{spawn, StandaloneCommands, Uplink, UplinkHandle};
+pub use command::{CmdError, Command};
+pub use config::HubConfig;
+pub use downlink::{Document, DocumentSink, MetaSink, StoreSink};
+pub use envelope::{generate_key, seal, DocKind, Envelope};
+
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UplinkError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Outbox(#[from] outbox::OutboxError),
+    #[error(transparent)]
+    Connect(#[from] connect::ConnectError),
+    #[error("uplink thread: {0}")]
+    Thread(String),
+}
+
+/// Runs the kiosk-side hub commands (enrol card, reload config, screenshot,
+/// reboot, set log level). `sync_now` and `resend` never reach it.
+pub trait CommandSink: Send {
+    fn execute(&mut self, cmd: &Command) -> Result<serde_json::Value, CmdError>;
+}
+
+/// Something the technician panel should show (disk warnings, applied documents).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notice {
+    pub at_ms: i64,
+    pub text: String,
+}
+
+/// A snapshot of the uplink for the technician panel and `doctor`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UplinkStatus {
+    pub connected: bool,
+    /// Unsent rows, as of the last count (refreshed on connect, decremented on acks).
+    pub backlog: u64,
+    /// True when the last read found nothing unsent and nothing is in flight.
+    pub drained: bool,
+    pub last_sync_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_rejected: Option<String>,
+    pub disk_level: diskguard::DiskLevel,
+    pub counters: wire::Counters,
+    /// Internal invariant breaks (publish events that matched no request); always 0.
+    pub protocol_errors: u64,
+    /// The last 20 notices, oldest first.
+    pub notices: Vec<Notice>,
+}
+
+/// Course-cache files by state, from the `cache_files` table.
+pub fn cache_state(conn: &rusqlite::Connection) -> Result<wire::CacheState, rusqlite::Error> {
+    let mut c = wire::CacheState::default();
+    let mut stmt = conn.prepare_cached("SELECT state, count(*), coalesce(sum(size), 0) FROM cache_files GROUP BY state")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (state, n, bytes): (String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let n = n.max(0) as u64;
+        match state.as_str() {
+            "verified" => {
+                c.verified = n;
+                c.verified_bytes = bytes.max(0) as u64;
+            }
+            "partial" => c.partial = n,
+            "missing" => c.missing = n,
+            _ => c.failed += n,
+        }
+    }
+    Ok(c)
+}
