@@ -8,10 +8,15 @@ CARGO ?= cargo
 deps:
 	.ci/install-deps
 
-# The kiosk on the simulated board with the demo district.
+# The kiosk on the simulated board with the demo district, with its screen:
+# a window on a desktop (X11/Wayland), headless (software renderer) with no
+# display; the headless kiosk prints how to take a screenshot. Override with
+# `make run UI=linuxkms` (Pi console) or `UI_SIZE=1280x800`.
+UI ?= $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY)),winit,headless)
+UI_SIZE ?= 800x480
 run: deps
 	$(CARGO) build --bin microclass
-	./target/debug/microclass run --board sim --demo
+	./target/debug/microclass run --board sim --demo --ui $(UI) --ui-size $(UI_SIZE)
 
 # The whole test suite.
 test: deps

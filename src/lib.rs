@@ -16,5 +16,6 @@ pub mod player;
 pub mod provision;
 pub mod service;
 pub mod store;
+pub mod ui;
 pub mod uplink;
 pub mod hub;

@@ -29,6 +29,8 @@ enum Command {
     Ctl(cli::tap::CtlArgs),
     /// Run a benchmark (prints the measured ratio against its baseline).
     Bench(cli::bench::BenchArgs),
+    /// Save the running kiosk's screen as a PNG.
+    Screenshot(cli::screenshot::ScreenshotArgs),
     /// Load the demonstration roster and catalogue.
     DemoData(cli::demo::DemoArgs),
     /// Run only the hub uplink against the device database (drain, downlink, commands).
@@ -88,6 +90,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 None => cli::load_config(config, Some(&cli::demo_data_dir()))?.control_socket(),
             };
             cli::tap::ctl(args, socket)?;
+        }
+        Command::Screenshot(args) => {
+            let socket = match &args.socket {
+                Some(s) => s.clone(),
+                None => cli::load_config(config, Some(&cli::demo_data_dir()))?.control_socket(),
+            };
+            cli::screenshot::run(args, socket)?;
         }
         Command::Bench(args) => cli::bench::run(args)?,
         Command::DemoData(args) => {

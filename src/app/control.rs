@@ -2,7 +2,8 @@
 //! command per line, one reply line each. `microclass tap` uses it; so can
 //! scripts. Commands: `tap <UID>`, `ping`, and the screen actions
 //! `start-session [title]`, `end-session`, `rate <1-5>`, `dismiss`,
-//! `play <course-id>`, `stop <position_s> <watched_s> [end]`, `survey <topic>...`.
+//! `play <course-id>`, `stop <position_s> <watched_s> [end]`, `survey <topic>...`,
+//! and `screenshot <absolute path.png>` (the live screen, when the UI runs).
 
 use super::Input;
 use crate::model::CardUid;
@@ -84,6 +85,11 @@ fn answer(line: &str, tx: &Sender<Input>) -> String {
             Ok(()) => "ok sent".into(),
             Err(e) => format!("error {e}"),
         },
+        "screenshot" if Path::new(arg).is_absolute() => match crate::ui::kiosk::screenshot_to(Path::new(arg)) {
+            Ok(bytes) => format!("ok {arg} {bytes}"),
+            Err(e) => format!("error {e}"),
+        },
+        "screenshot" => "error screenshot needs an absolute path".into(),
         "" => "error empty command".into(),
         other => format!("error unknown command {other:?}"),
     }

@@ -2,6 +2,7 @@
 //! the same run and prints the ratio against the target.
 
 pub mod core;
+pub mod ui;
 pub mod library;
 pub mod uplink;
 

@@ -22,6 +22,21 @@ pub enum BenchArea {
         #[arg(long, default_value_t = 1_000_000)]
         rows: i64,
     },
+    /// Tap-to-frame time and idle RSS/CPU of the kiosk UI against a minimal Slint window.
+    Ui {
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        taps: usize,
+        /// Seconds of idle to measure RSS and CPU over.
+        #[arg(long, default_value_t = 5)]
+        idle_seconds: u64,
+        #[arg(long, default_value = "800x480", value_parser = super::ui::parse_size)]
+        size: (u32, u32),
+        /// Internal: run as the minimal window the kiosk is compared with.
+        #[arg(long, hide = true)]
+        baseline_child: bool,
+    },
     /// Hub ingest rate into SQLite and PostgreSQL against the broker's own rate.
     Hub {
         /// Broker to use (default: start a private mosquitto).
@@ -73,6 +88,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
     match args.area {
         BenchArea::Core { dir, taps, rows } => {
             let r = microclass::bench::core::run(&dir, taps, rows).context("core benchmark")?;
+            println!("{}", r.report());
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        BenchArea::Ui { baseline_child: true, size, .. } => microclass::bench::ui::baseline_child(size.0, size.1).context("baseline window")?,
+        BenchArea::Ui { dir, taps, idle_seconds, size, .. } => {
+            let exe = std::env::current_exe().context("locating this program")?;
+            let r = microclass::bench::ui::run(&exe, &dir, taps, idle_seconds, size.0, size.1).context("UI benchmark")?;
             println!("{}", r.report());
             let _ = std::fs::remove_dir_all(&dir);
         }

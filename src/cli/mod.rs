@@ -11,7 +11,9 @@ pub mod import;
 pub mod provision;
 pub mod hub;
 pub mod run;
+pub mod screenshot;
 pub mod tap;
+pub mod ui;
 pub mod uplink;
 
 use anyhow::{Context, Result};

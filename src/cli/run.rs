@@ -32,6 +32,12 @@ pub struct RunArgs {
     /// Do not read card UIDs from standard input (simulated board).
     #[arg(long)]
     pub no_stdin: bool,
+    /// Show the touchscreen UI: winit (desktop), linuxkms (Pi), headless, or auto.
+    #[arg(long, value_enum)]
+    pub ui: Option<microclass::ui::backend::Backend>,
+    /// Window size for the UI (headless and desktop).
+    #[arg(long, default_value = "800x480", value_parser = super::ui::parse_size)]
+    pub ui_size: (u32, u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -76,6 +82,9 @@ pub fn run(args: RunArgs, mut cfg: Config) -> Result<()> {
     let socket = cfg.control_socket();
     control::serve(&socket, tx.clone()).context("starting the control socket")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    if let Some(backend) = args.ui {
+        return super::ui::run(backend, args.ui_size, &cfg, store, clock, indicator, rx, tx, stop, &socket);
+    }
     let presenter = Box::new(LinePresenter { format: args.output });
     let mut shell = Shell::new(CoreConfig::from_config(&cfg), store, clock.clone(), indicator, presenter).context("restoring the kiosk state")?;
     tracing::info!(centre = %cfg.device.centre, device = %cfg.device.id, socket = %socket.display(), "kiosk running; tap cards with `microclass tap <UID>`");

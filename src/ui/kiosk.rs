@@ -1,0 +1,272 @@
+//! The kiosk with its touchscreen: runs Slint on the calling (main) thread,
+//! the lead's kiosk loop on a worker thread, and a bridge thread that turns UI
+//! actions into loop inputs and drives the (simulated) player. The UI thread
+//! only ever posts messages; it never waits on the store, the player or the network.
+
+use super::adapter::KioskUi;
+use super::ambient::{Ambient, DeviceFact, LibraryCourse, LinkState, RosterEntry};
+use super::backend::{self, Backend};
+use super::controller::UiAction;
+use super::handle::UiHandle;
+use super::sim_player::SimPlayer;
+use super::UiError;
+use slint::ComponentHandle;
+use crate::app::run::run_loop;
+use crate::app::{Input, Presenter, Shell, Shown};
+use crate::clock::{Clock, SystemClock};
+use crate::core::{Event, Screen};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to bring the screen up.
+#[derive(Debug, Clone)]
+pub struct UiOptions {
+    pub backend: Backend,
+    pub width: u32,
+    pub height: u32,
+    pub centre_name: String,
+    pub utc_offset_s: i32,
+    pub quota_hours: u32,
+    pub minutes_per_hour: u32,
+    /// Argon2 hash of the technician PIN (config `ui.technician_pin_hash`).
+    pub pin_hash: Option<String>,
+    /// Lines for the technician's device panel.
+    pub device_facts: Vec<DeviceFact>,
+    pub hub_configured: bool,
+    pub first_boot: bool,
+}
+
+enum Bridge {
+    Action(UiAction),
+    Shown { play: Option<String>, stop: bool },
+}
+
+/// The presenter for a kiosk with a screen: screens go to the UI thread,
+/// player commands to the bridge. Never blocks the kiosk loop.
+pub struct UiPresenter {
+    handle: UiHandle,
+    bridge: Sender<Bridge>,
+}
+
+/// The receiving end the presenter feeds; hand it to [`run`].
+pub struct BridgeInbox {
+    tx: Sender<Bridge>,
+    rx: Receiver<Bridge>,
+}
+
+/// Makes the presenter for `Shell::new` and the inbox for [`run`].
+pub fn presenter() -> (Box<dyn Presenter>, BridgeInbox) {
+    let (tx, rx) = mpsc::channel();
+    (Box::new(UiPresenter { handle: UiHandle::new(), bridge: tx.clone() }), BridgeInbox { tx, rx })
+}
+
+impl Presenter for UiPresenter {
+    fn present(&mut self, shown: &Shown) {
+        if shown.play.is_some() || shown.stop_video {
+            let _ = self.bridge.send(Bridge::Shown { play: shown.play.clone(), stop: shown.stop_video });
+        }
+        if let Some(screen) = &shown.screen {
+            if let Err(e) = self.handle.show(screen.clone()) {
+                tracing::warn!(error = %e, "screen not shown");
+            }
+        }
+    }
+}
+
+/// Saves the live screen of this process's kiosk UI as a PNG at `path`
+/// (for the control socket's `screenshot` command and the hub command).
+/// Call from any thread but the UI thread.
+pub fn screenshot_to(path: &Path) -> Result<usize, UiError> {
+    let png = UiHandle::new().screenshot(Duration::from_secs(10))?;
+    std::fs::write(path, &png)?;
+    Ok(png.len())
+}
+
+fn initial_ambient(opts: &UiOptions, shell: &Shell) -> Ambient {
+    let store = shell.store();
+    let courses = store.courses().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "course list unavailable");
+        Vec::new()
+    });
+    let roster = store.search_members("", 100_000).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "roster unavailable");
+        Vec::new()
+    });
+    Ambient {
+        centre: opts.centre_name.clone(),
+        now_ms: SystemClock::new().now().wall_ms,
+        utc_offset_s: opts.utc_offset_s,
+        link: if opts.hub_configured { LinkState::Connecting } else { LinkState::Offline },
+        backlog: store.backlog().map(|n| n.max(0) as u64).unwrap_or(0),
+        // The cache index belongs to the downloader; until it reports, nothing counts as cached.
+        courses: courses.into_iter().map(|course| LibraryCourse { course, cached: false }).collect(),
+        roster: roster.into_iter().map(|m| RosterEntry { id: m.id, name: m.name, branch: m.branch }).collect(),
+        device: opts.device_facts.clone(),
+        quota_hours: opts.quota_hours,
+        minutes_per_hour: opts.minutes_per_hour,
+        first_boot: opts.first_boot,
+        ..Ambient::default()
+    }
+}
+
+fn pin_ok(hash: Option<&str>, pin: &str) -> bool {
+    let Some(hash) = hash else {
+        tracing::warn!("technician PIN entered but none is configured (ui.technician_pin_hash)");
+        return false;
+    };
+    crate::provision::pin::verify_pin(pin, hash).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot check the technician PIN");
+        false
+    })
+}
+
+/// The bridge thread: UI actions to loop inputs, and the simulated player.
+fn bridge(inbox: Receiver<Bridge>, tx: Sender<Input>, pin_hash: Option<String>, stop: Arc<AtomicBool>) {
+    let ui = UiHandle::new();
+    let clock = SystemClock::new();
+    let mut player = SimPlayer::default();
+    let mut pending = None;
+    let send = |e: Event| {
+        let _ = tx.send(Input::Event(e));
+    };
+    while !stop.load(Ordering::SeqCst) {
+        let now = clock.now().mono_ms;
+        match inbox.recv_timeout(Duration::from_millis(500)) {
+            Ok(Bridge::Action(a)) => match a {
+                UiAction::Core(e) => send(e),
+                UiAction::PlayCourse { course_id } => {
+                    let (rtx, rrx) = mpsc::channel();
+                    if tx.send(Input::Lookup { course_id: course_id.clone(), reply: rtx }).is_err() {
+                        return;
+                    }
+                    match rrx.recv_timeout(Duration::from_secs(10)) {
+                        Ok(Some(course)) => {
+                            pending = Some(course.clone());
+                            send(Event::PlayStarted { course, position_s: 0 });
+                        }
+                        _ => tracing::warn!(%course_id, "cannot play: course not in the catalogue"),
+                    }
+                }
+                UiAction::TogglePause => player.toggle_pause(now),
+                UiAction::Seek { delta_s } => player.seek(delta_s, now),
+                UiAction::StopVideo => {
+                    if let Some(s) = player.stop(now) {
+                        send(Event::PlayStopped { position_s: s.position_s, watched_s: s.watched_s, reached_end: s.reached_end });
+                    }
+                }
+                UiAction::TechnicianPin(pin) => {
+                    let r = if pin_ok(pin_hash.as_deref(), &pin) { ui.show(Screen::Technician { name: "PIN".into() }) } else { ui.pin_rejected() };
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "PIN answer not shown");
+                    }
+                }
+                UiAction::ReaderTest => {
+                    let _ = ui.reader_test_result(Err("reader test is not wired to the reader thread yet".into()));
+                }
+                UiAction::SyncNow => tracing::info!("sync requested from the technician panel (no uplink in this build)"),
+                UiAction::LanguageChanged(l) => tracing::info!(lang = l.code(), "language changed"),
+                UiAction::Provision(form) => tracing::info!(district = %form.district, centre = %form.centre, device = %form.device, "first-boot wizard confirmed"),
+            },
+            Ok(Bridge::Shown { play, stop: stop_video }) => {
+                if stop_video {
+                    player.stop(now);
+                }
+                if let Some(id) = play {
+                    match pending.take().filter(|c: &crate::core::PlayedCourse| c.id == id) {
+                        Some(course) => player.start(course, 0, now),
+                        None => tracing::warn!(course_id = %id, "the core started a video the UI did not ask for"),
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if player.is_playing() {
+            let now = clock.now().mono_ms;
+            let _ = ui.set_playback(player.playback(now));
+            if player.at_end(now) {
+                if let Some(s) = player.stop(now) {
+                    send(Event::PlayStopped { position_s: s.position_s, watched_s: s.watched_s, reached_end: true });
+                }
+            }
+        }
+    }
+}
+
+/// Runs the kiosk with its screen until the window closes or `stop` is set.
+/// Must be called on the main thread (Slint owns it).
+pub fn run(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx: Sender<Input>, stop: Arc<AtomicBool>, inbox: BridgeInbox) -> Result<(), UiError> {
+    let (chosen, headless) = backend::select(opts.backend, opts.width, opts.height)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let actions = inbox.tx.clone();
+    let ui = KioskUi::new(clock.clone(), move |a| {
+        let _ = actions.send(Bridge::Action(a));
+    })?;
+    ui.set_ambient(initial_ambient(&opts, &shell));
+    if chosen == Backend::Winit {
+        // A desktop window of the panel's size; KMS takes the display's size.
+        ui.window().window().set_size(slint::PhysicalSize::new(opts.width, opts.height));
+    }
+    ui.window().show().map_err(|e| UiError::Platform(e.to_string()))?;
+    if headless.is_some() {
+        println!(
+            "microclass: no display found, the kiosk runs headless ({}x{}). Take a screenshot with\n  microclass screenshot kiosk.png\nand tap cards with `microclass tap <UID>`.",
+            opts.width, opts.height
+        );
+    }
+    tracing::info!(backend = ?chosen, "touchscreen UI started");
+
+    let loop_stop = stop.clone();
+    let handle = UiHandle::new();
+    let worker = std::thread::Builder::new().name("kiosk-loop".into()).spawn(move || {
+        let mut last = std::time::Instant::now();
+        run_loop(&mut shell, rx, loop_stop, Duration::from_millis(250), |shell| {
+            if last.elapsed() >= Duration::from_secs(2) {
+                last = std::time::Instant::now();
+                let backlog = shell.store().backlog().map(|n| n.max(0) as u64).unwrap_or(0);
+                let _ = handle.update_ambient(move |a| a.backlog = backlog);
+            }
+        });
+        let _ = UiHandle::new().quit();
+    })?;
+    let bridge_stop = stop.clone();
+    let bridge_tx = tx.clone();
+    let pin_hash = opts.pin_hash.clone();
+    std::thread::Builder::new().name("ui-bridge".into()).spawn(move || bridge(inbox.rx, bridge_tx, pin_hash, bridge_stop))?;
+
+    // Once a second: the header clock, UI-page timeouts, and SIGTERM.
+    let timer = slint::Timer::default();
+    let weak = ui.clone();
+    let timer_stop = stop.clone();
+    timer.start(slint::TimerMode::Repeated, Duration::from_secs(1), move || {
+        let now = SystemClock::new().now().wall_ms;
+        weak.update_ambient(|a| a.now_ms = now);
+        weak.tick();
+        if timer_stop.load(Ordering::SeqCst) {
+            let _ = slint::quit_event_loop();
+        }
+    });
+    let result = slint::run_event_loop().map_err(|e| UiError::Platform(e.to_string()));
+    stop.store(true, Ordering::SeqCst);
+    let _ = tx.send(Input::Shutdown);
+    drop(tx);
+    let _ = worker.join();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_configured_pin_opens_the_technician_panel() {
+        let hash = crate::provision::pin::hash_pin("258036").expect("hash");
+        assert!(pin_ok(Some(&hash), "258036"));
+        assert!(!pin_ok(Some(&hash), "258037"));
+        assert!(!pin_ok(None, "258036"), "no PIN configured: nobody gets in by PIN");
+        assert!(!pin_ok(Some("not a hash"), "258036"));
+    }
+}

@@ -1,0 +1,49 @@
+//! The touchscreen UI: Slint screens under ui/ (their API is the `Ambient`,
+//! `View` and `Actions` globals of ui/api.slint) and the thin Rust layer that
+//! maps core `Screen`s to those globals and touches back to core `Event`s.
+//!
+//! Threading: Slint owns the main thread. The run loop creates a [`KioskUi`]
+//! there, other threads use a [`UiHandle`]; every [`UiAction`] goes to the
+//! sink given to [`KioskUi::new`], which must hand work off and return.
+
+pub mod adapter;
+pub mod ambient;
+pub mod backend;
+pub mod controller;
+pub mod generated;
+pub mod handle;
+pub mod headless;
+pub mod kiosk;
+pub mod lang;
+pub mod library;
+pub mod samples;
+pub mod sim_player;
+pub mod view;
+pub mod wizard;
+
+#[cfg(test)]
+mod controller_tests;
+
+pub use adapter::{render_to_png, KioskUi};
+pub use ambient::{Ambient, DeviceFact, LibraryCourse, LinkState, Playback, RosterEntry, ScheduleItem};
+pub use controller::{Input, Page, UiAction, UiController};
+pub use handle::UiHandle;
+pub use headless::{Frame, Headless, HeadlessPlatform};
+pub use lang::Lang;
+pub use wizard::{DeviceChecks, ProvisionChecks, ProvisionForm};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error("UI platform: {0}")]
+    Platform(String),
+    #[error("event loop: {0}")]
+    EventLoop(String),
+    #[error("screenshot: {0}")]
+    Snapshot(String),
+    #[error("PNG encoding: {0}")]
+    Png(#[from] png::EncodingError),
+    #[error("translation: {0}")]
+    Translation(#[from] slint::SelectBundledTranslationError),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,74 @@
+//! The kiosk process with its headless screen: `microclass run --ui headless`,
+//! a tap and `microclass screenshot` through the control socket.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_microclass");
+
+fn cli(socket: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).arg("--socket").arg(socket).output().expect("run the CLI");
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn png_size_and_pixels(path: &Path) -> (u32, u32, Vec<u8>) {
+    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("png file")));
+    let mut r = dec.read_info().expect("png");
+    let mut buf = vec![0; r.output_buffer_size().expect("size")];
+    let info = r.next_frame(&mut buf).expect("frame");
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_headless_kiosk_saves_its_live_screen_on_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.toml");
+    let data = dir.path().join("data");
+    std::fs::write(&cfg, format!("[device]\ncentre = \"demo-centre\"\ncentre_name = \"测试中心\"\nid = \"ui-1\"\ndata_dir = {:?}\n\n[board]\nkind = \"sim\"\n", data.display().to_string())).expect("config");
+    let child = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--demo", "--no-stdin", "--ui", "headless", "--ui-size", "1280x800"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the kiosk");
+    let _guard = Kill(child);
+    let socket = data.join("control.sock");
+    let t = Instant::now();
+    while !socket.exists() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the kiosk never opened its control socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let idle = dir.path().join("idle.png");
+    let reply = cli(&socket, &["screenshot", idle.to_str().expect("utf-8 path")]);
+    assert!(reply.contains("idle.png"), "{reply}");
+    let tapped = cli(&socket, &["tap", "04A1B2C3"]);
+    assert!(tapped.contains("张伟"), "{tapped}");
+    // The screen updates on the UI thread right after the tap is committed.
+    let member = dir.path().join("member.png");
+    let t = Instant::now();
+    loop {
+        cli(&socket, &["screenshot", member.to_str().expect("utf-8 path")]);
+        let (w, h, px) = png_size_and_pixels(&member);
+        assert_eq!((w, h), (1280, 800));
+        if px != png_size_and_pixels(&idle).2 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "the screenshot never showed the tap's result");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
