@@ -2,6 +2,7 @@
 //! control socket, stdin) and the loop that feeds the shell one input at a time.
 
 pub mod control;
+pub mod hub_link;
 pub mod lines;
 pub mod run;
 pub mod shell;

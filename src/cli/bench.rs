@@ -22,6 +22,8 @@ pub enum BenchArea {
         #[arg(long, default_value_t = 1_000_000)]
         rows: i64,
     },
+    /// SPI transactions and bus time per 4- and 7-byte card read against the ISO 14443A minimum.
+    Reader,
     /// Tap-to-frame time and idle RSS/CPU of the kiosk UI against a minimal Slint window.
     Ui {
         #[arg(long, default_value = "bench-data")]
@@ -90,6 +92,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let r = microclass::bench::core::run(&dir, taps, rows).context("core benchmark")?;
             println!("{}", r.report());
             let _ = std::fs::remove_dir_all(&dir);
+        }
+        BenchArea::Reader => {
+            let r = microclass::hw::mfrc522::bench::report().map_err(anyhow::Error::msg).context("reader benchmark")?;
+            println!("{r}");
         }
         BenchArea::Ui { baseline_child: true, size, .. } => microclass::bench::ui::baseline_child(size.0, size.1).context("baseline window")?,
         BenchArea::Ui { dir, taps, idle_seconds, size, .. } => {

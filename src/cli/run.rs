@@ -82,8 +82,16 @@ pub fn run(args: RunArgs, mut cfg: Config) -> Result<()> {
     let socket = cfg.control_socket();
     control::serve(&socket, tx.clone()).context("starting the control socket")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let uplink = microclass::app::hub_link::start(&cfg, stop.clone(), args.ui.is_some())
+        .map_err(anyhow::Error::msg)
+        .context("starting the hub uplink")?;
+    if uplink.is_some() {
+        tracing::info!(hub = %cfg.hub.url, "hub uplink started");
+    }
     if let Some(backend) = args.ui {
-        return super::ui::run(backend, args.ui_size, &cfg, store, clock, indicator, rx, tx, stop, &socket);
+        let r = super::ui::run(backend, args.ui_size, &cfg, store, clock, indicator, rx, tx, stop, &socket);
+        stop_uplink(uplink);
+        return r;
     }
     let presenter = Box::new(LinePresenter { format: args.output });
     let mut shell = Shell::new(CoreConfig::from_config(&cfg), store, clock.clone(), indicator, presenter).context("restoring the kiosk state")?;
@@ -93,7 +101,16 @@ pub fn run(args: RunArgs, mut cfg: Config) -> Result<()> {
     service.ready(&format!("serving centre {} device {}", cfg.device.centre, cfg.device.id));
     run_loop(&mut shell, rx, stop, Duration::from_millis(250), |_| service.iteration());
     service.stopping();
+    stop_uplink(uplink);
     let _ = std::fs::remove_file(&socket);
     tracing::info!(taps = shell.stats().taps, "kiosk stopped");
     Ok(())
+}
+
+fn stop_uplink(uplink: Option<microclass::uplink::UplinkHandle>) {
+    if let Some(h) = uplink {
+        if let Err(e) = h.stop() {
+            tracing::warn!(error = %e, "the uplink did not stop cleanly");
+        }
+    }
 }
