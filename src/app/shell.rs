@@ -139,6 +139,27 @@ impl Shell {
         }
     }
 
+    /// Records a wall-clock jump (or sync change) and queues it for the hub.
+    pub fn record_clock_event(&mut self, ev: &crate::clock_watch::ClockEvent) {
+        let id = Ulid::from_parts(ev.at_ms.max(0) as u64, rand::random()).to_string();
+        let effects = [
+            Effect::Write(Record::ClockJump { id: id.clone(), at_ms: ev.at_ms, jump_ms: ev.jump_ms, synced: ev.synced_after }),
+            Effect::Enqueue(crate::core::payload::clock_jump(&id, ev.at_ms, ev.jump_ms, ev.synced_before, ev.synced_after)),
+        ];
+        match self.store.apply(&effects, ev.at_ms) {
+            Ok(_) => tracing::warn!(jump_ms = ev.jump_ms, synced = ev.synced_after, "wall clock jumped; recorded"),
+            Err(e) => {
+                self.stats.store_errors += 1;
+                tracing::error!(error = %e, "could not record a clock jump");
+            }
+        }
+    }
+
+    /// Reads the clock for checks outside decisions (clock watch).
+    pub fn now(&self) -> crate::clock::Now {
+        self.clock.now()
+    }
+
     /// Reports a reader failure on screen.
     pub fn reader_fault(&mut self, message: &str) -> Shown {
         tracing::error!(%message, "card reader fault");

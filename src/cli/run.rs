@@ -40,6 +40,9 @@ pub struct RunArgs {
     pub ui_size: (u32, u32),
 }
 
+/// A wall clock moving this much against the monotonic clock is a jump.
+const CLOCK_JUMP_MS: i64 = 2_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BoardArg {
     Sim,
@@ -99,7 +102,13 @@ pub fn run(args: RunArgs, mut cfg: Config) -> Result<()> {
     drop(tx);
     let mut service = microclass::service::ServiceHooks::from_env(clock.clone(), stop.clone());
     service.ready(&format!("serving centre {} device {}", cfg.device.centre, cfg.device.id));
-    run_loop(&mut shell, rx, stop, Duration::from_millis(250), |_| service.iteration());
+    let mut clock_watch = microclass::clock_watch::ClockWatch::new(CLOCK_JUMP_MS);
+    run_loop(&mut shell, rx, stop, Duration::from_millis(250), |shell| {
+        service.iteration();
+        if let Some(ev) = clock_watch.observe(shell.now()) {
+            shell.record_clock_event(&ev);
+        }
+    });
     service.stopping();
     stop_uplink(uplink);
     let _ = std::fs::remove_file(&socket);

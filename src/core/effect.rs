@@ -31,6 +31,7 @@ pub enum Record {
     Rating { id: String, session_id: String, member_id: String, stars: u8, at_ms: Millis },
     Survey { id: String, member_id: String, topics: Vec<String>, at_ms: Millis },
     CardEnrolled { uid: CardUid, member_id: String, at_ms: Millis },
+    ClockJump { id: String, at_ms: Millis, jump_ms: i64, synced: bool },
 }
 
 /// A message for the hub, queued in the outbox. `id` is globally unique and

@@ -149,3 +149,15 @@ pub fn card_enrolled(id: &str, uid: &CardUid, member: &str, at: Millis, synced: 
 pub fn id_of(v: &Value) -> Option<&str> {
     v.get("id").and_then(Value::as_str)
 }
+
+/// The wall clock moved against the monotonic clock (or its sync state changed).
+pub fn clock_jump(id: &str, at: Millis, jump_ms: i64, synced_before: bool, synced_after: bool) -> Outgoing {
+    Outgoing {
+        id: id.to_string(),
+        kind: "clock_jump",
+        payload: json!({
+            "v": VERSION, "type": "clock_jump", "id": id, "at": at, "clock_synced": synced_after,
+            "jump_ms": jump_ms, "synced_before": synced_before, "synced_after": synced_after,
+        }),
+    }
+}

@@ -90,6 +90,10 @@ fn write_record(tx: &Transaction<'_>, r: &Record) -> Result<()> {
             )?
             .execute(params![uid.as_str(), member_id, at_ms])?;
         }
+        Record::ClockJump { id, at_ms, jump_ms, synced } => {
+            tx.prepare_cached("INSERT INTO clock_events (id, at_ms, jump_ms, synced) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![id, at_ms, jump_ms, synced])?;
+        }
     }
     Ok(())
 }

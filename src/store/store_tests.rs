@@ -182,3 +182,21 @@ fn the_ledger_total_equals_the_sum_of_its_rows_across_sessions_and_years() {
         })
         .unwrap();
 }
+
+#[test]
+fn a_wall_clock_jump_is_recorded_and_queued_for_the_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sh, clock, _, _) = shell(dir.path());
+    let mut watch = crate::clock_watch::ClockWatch::new(2_000);
+    assert!(watch.observe(sh.now()).is_none());
+    clock.advance_ms(1_000);
+    assert!(watch.observe(sh.now()).is_none());
+    clock.jump_wall_ms(-3_600_000);
+    let ev = watch.observe(sh.now()).expect("a one-hour step back is a jump");
+    sh.record_clock_event(&ev);
+    let (jump, n): (i64, i64) = sh.store().conn.query_row("SELECT jump_ms, count(*) FROM clock_events", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((jump, n), (-3_600_000, 1));
+    let msgs = sh.store().outbox_of_kind("clock_jump").unwrap();
+    assert_eq!(msgs.len(), 1);
+    assert!(msgs[0].payload.contains("\"jump_ms\":-3600000"));
+}
