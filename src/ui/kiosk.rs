@@ -221,15 +221,25 @@ pub fn run(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx: Sender<In
 
     let loop_stop = stop.clone();
     let handle = UiHandle::new();
+    let service_clock = clock.clone();
     let worker = std::thread::Builder::new().name("kiosk-loop".into()).spawn(move || {
         let mut last = std::time::Instant::now();
+        // The watchdog is fed from this loop, so a wedged kiosk loop restarts the service.
+        let mut service = crate::service::ServiceHooks::from_env(service_clock, loop_stop.clone());
+        service.ready("kiosk running with its screen");
+        let mut clock_watch = crate::clock_watch::ClockWatch::new(2_000);
         run_loop(&mut shell, rx, loop_stop, Duration::from_millis(250), |shell| {
+            service.iteration();
+            if let Some(ev) = clock_watch.observe(shell.now()) {
+                shell.record_clock_event(&ev);
+            }
             if last.elapsed() >= Duration::from_secs(2) {
                 last = std::time::Instant::now();
                 let backlog = shell.store().backlog().map(|n| n.max(0) as u64).unwrap_or(0);
                 let _ = handle.update_ambient(move |a| a.backlog = backlog);
             }
         });
+        service.stopping();
         let _ = UiHandle::new().quit();
     })?;
     let bridge_stop = stop.clone();
