@@ -243,26 +243,9 @@ pub fn replace(conn: &Connection, cat: &Catalog, centre: Option<&str>) -> Result
 /// The catalogue in use, rebuilt from the tables (without schedules).
 pub fn load_from_db(conn: &Connection) -> Result<Catalog, CatalogError> {
     let version = current_version(conn)?.unwrap_or(0);
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, title, title_en, category, required, duration_s, credit_minutes, poster, files FROM courses ORDER BY rowid",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let files: String = r.get(8)?;
-        Ok((
-            Course {
-                id: r.get(0)?,
-                title: r.get(1)?,
-                title_en: r.get(2)?,
-                category: r.get(3)?,
-                required: r.get(4)?,
-                duration_s: r.get(5)?,
-                credit_minutes: r.get(6)?,
-                poster: r.get(7)?,
-                files: Vec::new(),
-            },
-            files,
-        ))
-    })?;
+    let sql = format!("SELECT {} FROM courses ORDER BY rowid", crate::store::roster::COURSE_COLUMNS);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([], crate::store::roster::course_from_row)?;
     let mut courses = Vec::new();
     for row in rows {
         let (mut c, files) = row?;

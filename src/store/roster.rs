@@ -133,25 +133,36 @@ impl Store {
     }
 
     fn courses_where<P: rusqlite::Params>(&self, filter: &str, p: P) -> Result<Vec<Course>> {
-        let sql = format!(
-            "SELECT id, title, title_en, category, required, duration_s, credit_minutes, poster, files FROM courses {filter}
-             ORDER BY required DESC, category, title"
-        );
+        let sql = format!("SELECT {COURSE_COLUMNS} FROM courses {filter} ORDER BY required DESC, category, title");
         let mut st = self.conn.prepare_cached(&sql)?;
-        let rows = st.query_map(p, |r| {
-            let files: String = r.get(8)?;
-            Ok(Course {
-                id: r.get(0)?,
-                title: r.get(1)?,
-                title_en: r.get(2)?,
-                category: r.get(3)?,
-                required: r.get(4)?,
-                duration_s: r.get(5)?,
-                credit_minutes: r.get(6)?,
-                poster: r.get(7)?,
-                files: serde_json::from_str(&files).unwrap_or_default(),
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let rows = st.query_map(p, course_from_row)?;
+        rows.map(|row| {
+            let (mut c, files) = row?;
+            c.files = serde_json::from_str(&files).unwrap_or_default();
+            Ok(c)
+        })
+        .collect()
     }
+}
+
+/// Columns of `courses`, in the order `course_from_row` reads them.
+pub const COURSE_COLUMNS: &str = "id, title, title_en, category, required, duration_s, credit_minutes, poster, files";
+
+/// A `courses` row with its `files` JSON left as text, so each caller decides
+/// how strictly to parse it.
+pub fn course_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Course, String)> {
+    Ok((
+        Course {
+            id: r.get(0)?,
+            title: r.get(1)?,
+            title_en: r.get(2)?,
+            category: r.get(3)?,
+            required: r.get(4)?,
+            duration_s: r.get(5)?,
+            credit_minutes: r.get(6)?,
+            poster: r.get(7)?,
+            files: Vec::new(),
+        },
+        r.get(8)?,
+    ))
 }
