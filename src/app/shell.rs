@@ -102,16 +102,30 @@ impl Shell {
     pub fn event(&mut self, event: Event) -> Shown {
         let now = self.clock.now();
         let ctx = Ctx { now, fresh: Ulid::from_parts(now.wall_ms.max(0) as u64, rand::random()) };
-        let before = self.kiosk.state().clone();
         let effects = self.kiosk.handle(event, ctx);
         if let Err(e) = self.store.apply(&effects, now.wall_ms) {
-            // Nothing of this decision is on disk: forget it in memory too.
-            self.kiosk.restore_state(before);
+            // Nothing of this decision is on disk: forget it in memory too, by
+            // rebuilding the core from the store (the source of truth). Cheaper
+            // than copying the state before every decision, and only on failure.
+            self.reload_core();
             return self.fail(&e);
         }
         let shown = summarize(&effects);
         self.emit(&shown);
         shown
+    }
+
+    /// Rebuilds the core's state from the store (running session, who is present).
+    fn reload_core(&mut self) {
+        let cfg = self.kiosk.config().clone();
+        let session = match self.store.open_session() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the running session back; continuing without it");
+                None
+            }
+        };
+        self.kiosk = Kiosk::with_session(cfg, session);
     }
 
     fn fail(&mut self, e: &StoreError) -> Shown {

@@ -149,10 +149,3 @@ impl Kiosk {
         !member.home_centre.is_empty() && member.home_centre != self.cfg.centre
     }
 }
-
-impl Kiosk {
-    /// Puts back a state saved before a decision whose records could not be committed.
-    pub fn restore_state(&mut self, st: KioskState) {
-        self.st = st;
-    }
-}
