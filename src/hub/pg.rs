@@ -7,26 +7,10 @@ use super::store::{scan, DeviceRow, Gap, HubStore, Origin, RecordRow, StoreError
 use crate::uplink::wire::{DeviceState, Record, Status};
 use postgres::{Client, NoTls, Transaction};
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS records (
-    id TEXT PRIMARY KEY, district TEXT NOT NULL, centre TEXT NOT NULL, device TEXT NOT NULL,
-    stream TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL, created_ms BIGINT NOT NULL,
-    received_ms BIGINT NOT NULL, payload TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS records_stream ON records(device, stream, seq);
-CREATE INDEX IF NOT EXISTS records_kind ON records(kind);
-CREATE TABLE IF NOT EXISTS streams (
-    device TEXT NOT NULL, stream TEXT NOT NULL, centre TEXT NOT NULL,
-    watermark BIGINT NOT NULL DEFAULT 0, max_seq BIGINT NOT NULL DEFAULT 0,
-    gap_since_ms BIGINT, last_resend_ms BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (device, stream));
-CREATE TABLE IF NOT EXISTS devices (
-    device TEXT PRIMARY KEY, district TEXT NOT NULL, centre TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'unknown',
-    boot_id TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT '', backlog BIGINT NOT NULL DEFAULT 0,
-    last_seen_ms BIGINT NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS commands (
-    id TEXT PRIMARY KEY, device TEXT NOT NULL, stream TEXT NOT NULL, from_seq BIGINT NOT NULL,
-    to_seq BIGINT NOT NULL, sent_ms BIGINT NOT NULL, answered_ms BIGINT, ok BOOLEAN, code TEXT);
-";
+/// The SQLite schema (`store.rs`) with PostgreSQL's types: one table layout for both.
+fn schema() -> String {
+    super::store::SCHEMA.replace("INTEGER", "BIGINT").replace("ok BIGINT", "ok BOOLEAN")
+}
 
 pub struct PgHub {
     client: Client,
@@ -39,7 +23,7 @@ impl PgHub {
         let mut client = Client::connect(params, NoTls)?;
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock(7201)", &[])?;
-        tx.batch_execute(SCHEMA)?;
+        tx.batch_execute(&schema())?;
         tx.commit()?;
         Ok(PgHub { client })
     }

@@ -116,7 +116,8 @@ pub fn scan(watermark: i64, seqs: &[i64], max_seq: i64, limit: usize) -> (i64, V
     (wm, gaps)
 }
 
-const SCHEMA: &str = "
+/// The hub tables; `pg.rs` derives the PostgreSQL variant from this text.
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS records (
     id TEXT PRIMARY KEY, district TEXT NOT NULL, centre TEXT NOT NULL, device TEXT NOT NULL,
     stream TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, created_ms INTEGER NOT NULL,
