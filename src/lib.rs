@@ -11,6 +11,7 @@ pub mod demo;
 pub mod doctor;
 pub mod hw;
 pub mod library;
+pub mod logging;
 pub mod model;
 pub mod player;
 pub mod provision;

@@ -52,10 +52,9 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).init();
-    let code = match dispatch(cli) {
+    // The hub's set_log_level command changes the filter through this handle.
+    let log: std::sync::Arc<dyn microclass::logging::LogControl> = std::sync::Arc::new(microclass::logging::init(&cli.log));
+    let code = match dispatch(cli, log) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -65,7 +64,7 @@ fn main() {
     std::process::exit(code);
 }
 
-fn dispatch(cli: Cli) -> Result<i32> {
+fn dispatch(cli: Cli, log: std::sync::Arc<dyn microclass::logging::LogControl>) -> Result<i32> {
     let config = cli.config.as_deref();
     match cli.command {
         Command::Fetch(args) => return cli::fetch::run(args, config),
@@ -75,7 +74,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let fallback = args.data_dir.clone().unwrap_or_else(cli::demo_data_dir);
             let sim = matches!(args.board, Some(cli::run::BoardArg::Sim));
             let cfg = cli::load_config(config, sim.then_some(fallback.as_path()))?;
-            cli::run::run(args, cfg)?;
+            cli::run::run(args, cfg, log)?;
         }
         Command::Tap(args) => {
             let socket = match &args.socket {
@@ -106,7 +105,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Hub(args) => return cli::hub::run(args),
         Command::Uplink(args) => {
             let cfg = cli::load_config(config, None)?;
-            return cli::uplink::run(args, &cfg);
+            return cli::uplink::run(args, &cfg, log);
         }
         Command::Provision(args) => return cli::provision::run(args, config),
         Command::Doctor(args) => {

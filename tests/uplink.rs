@@ -82,8 +82,9 @@ fn start_with(cfg: HubConfig, db: &Path, documents: Box<dyn uplink::DocumentSink
         db_path: db.to_path_buf(),
         clock: Arc::new(SystemClock::new()),
         documents,
-        commands: Box::new(StandaloneCommands { set_log: None }),
+        commands: Box::new(StandaloneCommands { log: None }),
         thermal_root: PathBuf::from("/sys/class/thermal"),
+        rebooter: None,
     })
     .unwrap()
 }
@@ -102,7 +103,7 @@ fn backlog(db: &Path) -> u64 {
 
 /// Unsent records (not counting the low-value telemetry samples queued while offline).
 fn records_unsent(db: &Path) -> i64 {
-    outbox::open(db).unwrap().query_row("SELECT count(*) FROM outbox WHERE sent_ms IS NULL AND priority >= 0", [], |r| r.get(0)).unwrap()
+    outbox::open(db).unwrap().query_row("SELECT count(*) FROM outbox_unsent WHERE priority >= 0", [], |r| r.get(0)).unwrap()
 }
 
 #[test]

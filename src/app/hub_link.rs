@@ -1,6 +1,8 @@
 //! Starts the uplink next to the kiosk and answers the hub's kiosk-side
 //! commands (enrol a card, reload the config, screenshot). Documents from the
-//! hub go straight to the store: the next tap reads them.
+//! hub go straight to the store: the next tap reads them. `reboot` asks
+//! systemd (the simulated board only records it); `set_log_level` changes
+//! the process's log filter.
 
 use crate::clock::SystemClock;
 use crate::config::Config;
@@ -52,7 +54,7 @@ impl CommandSink for KioskCommands {
 }
 
 /// Starts the uplink when `[hub] url` is set; `None` when the device has no hub.
-pub fn start(cfg: &Config, stop: Arc<AtomicBool>, ui: bool) -> Result<Option<UplinkHandle>, String> {
+pub fn start(cfg: &Config, stop: Arc<AtomicBool>, ui: bool, log: Arc<dyn crate::logging::LogControl>) -> Result<Option<UplinkHandle>, String> {
     let hub = HubConfig::from_settings(&cfg.hub, &cfg.device)?;
     if !hub.enabled() {
         return Ok(None);
@@ -68,9 +70,10 @@ pub fn start(cfg: &Config, stop: Arc<AtomicBool>, ui: bool) -> Result<Option<Upl
             data_dir: cfg.device.data_dir.clone(),
             stop,
             ui,
-            rest: StandaloneCommands { set_log: None },
+            rest: StandaloneCommands { log: Some(log) },
         }),
         thermal_root: PathBuf::from("/sys/class/thermal"),
+        rebooter: Some(uplink::reboot::for_board(cfg.board.kind)),
     })
     .map_err(|e| e.to_string())?;
     Ok(Some(handle))

@@ -148,7 +148,8 @@ fn drain(dir: &Path, broker: u32, port: u16, n: usize, batch_records: usize, inf
         db_path: db.clone(),
         clock: Arc::new(SystemClock::new()),
         documents: Box::new(MetaSink::new(crate::uplink::outbox::open(&db).map_err(uplink::UplinkError::from)?)),
-        commands: Box::new(StandaloneCommands { set_log: None }),
+        commands: Box::new(StandaloneCommands { log: None }),
+        rebooter: None,
         thermal_root: PathBuf::from("/sys/class/thermal"),
     })?;
     let deadline = started + Duration::from_secs(600);

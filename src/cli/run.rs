@@ -49,7 +49,7 @@ pub enum BoardArg {
     Pi,
 }
 
-pub fn run(args: RunArgs, mut cfg: Config) -> Result<()> {
+pub fn run(args: RunArgs, mut cfg: Config, log: Arc<dyn microclass::logging::LogControl>) -> Result<()> {
     match args.board {
         Some(BoardArg::Sim) => cfg.board.kind = BoardKind::Sim,
         Some(BoardArg::Pi) => cfg.board.kind = BoardKind::Pi,
@@ -85,7 +85,7 @@ pub fn run(args: RunArgs, mut cfg: Config) -> Result<()> {
     let socket = cfg.control_socket();
     control::serve(&socket, tx.clone()).context("starting the control socket")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let uplink = microclass::app::hub_link::start(&cfg, stop.clone(), args.ui.is_some())
+    let uplink = microclass::app::hub_link::start(&cfg, stop.clone(), args.ui.is_some(), log)
         .map_err(anyhow::Error::msg)
         .context("starting the hub uplink")?;
     if uplink.is_some() {

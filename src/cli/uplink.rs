@@ -1,10 +1,12 @@
 //! `microclass uplink`: runs only the hub uplink against the device database
 //! (ops: drain a backlog by hand; tests: a device process that can be killed).
-//! Documents are applied to the store; kiosk-only commands are refused.
+//! Documents are applied to the store; `set_log_level` and `reboot` are
+//! carried out, kiosk-only commands are refused.
 
 use anyhow::{Context, Result};
 use microclass::clock::SystemClock;
 use microclass::config::Config;
+use microclass::logging::LogControl;
 use microclass::store::Store;
 use microclass::uplink::{self, HubConfig, StandaloneCommands, StoreSink, Uplink};
 use std::path::PathBuf;
@@ -25,7 +27,7 @@ pub struct UplinkArgs {
 }
 
 /// Runs until SIGTERM/SIGINT, the drain completes (`--until-drained`) or the timeout.
-pub fn run(args: UplinkArgs, cfg: &Config) -> Result<i32> {
+pub fn run(args: UplinkArgs, cfg: &Config, log: Arc<dyn LogControl>) -> Result<i32> {
     let hub = HubConfig::from_settings(&cfg.hub, &cfg.device).map_err(anyhow::Error::msg)?;
     anyhow::ensure!(hub.enabled(), "no [hub] url configured: nothing to do");
     let db = args.db.clone().unwrap_or_else(|| cfg.db_path());
@@ -35,8 +37,9 @@ pub fn run(args: UplinkArgs, cfg: &Config) -> Result<i32> {
         db_path: db.clone(),
         clock: Arc::new(SystemClock::new()),
         documents: Box::new(StoreSink::new(store)),
-        commands: Box::new(StandaloneCommands { set_log: None }),
+        commands: Box::new(StandaloneCommands { log: Some(log) }),
         thermal_root: PathBuf::from("/sys/class/thermal"),
+        rebooter: Some(uplink::reboot::for_board(cfg.board.kind)),
     })
     .context("starting the uplink")?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -157,6 +157,38 @@ CREATE TABLE outbox (
 ) STRICT;
 CREATE INDEX outbox_unsent ON outbox(seq) WHERE sent_ms IS NULL;
 "#,
+    // 2: acknowledgements no longer rewrite outbox rows (payload and all):
+    // an acknowledged run of seqs is one row of `outbox_acked`, and
+    // `outbox_state.acked_through` says every row up to it is acknowledged.
+    // `outbox.sent_ms` is no longer written or read. "Unsent" is the view
+    // `outbox_unsent`; existing acknowledgements move over as runs.
+    r#"
+CREATE TABLE outbox_acked (
+    from_seq INTEGER PRIMARY KEY,
+    to_seq   INTEGER NOT NULL CHECK (to_seq >= from_seq),
+    sent_ms  INTEGER NOT NULL
+) STRICT;
+
+INSERT INTO outbox_acked (from_seq, to_seq, sent_ms)
+SELECT min(seq), max(seq), max(sent_ms) FROM (
+    SELECT seq, sent_ms, sent_ms / 60000 AS minute,
+           seq - row_number() OVER (PARTITION BY sent_ms / 60000 ORDER BY seq) AS run
+    FROM outbox WHERE sent_ms IS NOT NULL
+) GROUP BY minute, run;
+
+CREATE TABLE outbox_state (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    acked_through INTEGER NOT NULL
+) STRICT;
+INSERT INTO outbox_state (id, acked_through)
+VALUES (1, coalesce((SELECT min(seq) - 1 FROM outbox WHERE sent_ms IS NULL), (SELECT max(seq) FROM outbox), 0));
+
+DROP INDEX outbox_unsent;
+CREATE VIEW outbox_unsent AS
+SELECT o.* FROM outbox o
+WHERE o.seq > (SELECT acked_through FROM outbox_state WHERE id = 1)
+  AND coalesce((SELECT a.to_seq FROM outbox_acked a WHERE a.from_seq <= o.seq ORDER BY a.from_seq DESC LIMIT 1), 0) < o.seq;
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]

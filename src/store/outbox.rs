@@ -16,12 +16,15 @@ pub struct Queued {
 impl Store {
     /// Messages not yet acknowledged by the broker.
     pub fn backlog(&self) -> Result<i64> {
-        Ok(self.conn.query_row("SELECT count(*) FROM outbox WHERE sent_ms IS NULL", [], |r| r.get(0))?)
+        Ok(self.conn.query_row("SELECT count(*) FROM outbox_unsent", [], |r| r.get(0))?)
     }
 
     /// All messages of one kind, in sequence order (diagnostics and tests).
     pub fn outbox_of_kind(&self, kind: &str) -> Result<Vec<Queued>> {
-        let mut st = self.conn.prepare_cached("SELECT seq, id, kind, payload, sent_ms IS NOT NULL FROM outbox WHERE kind = ?1 ORDER BY seq")?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT o.seq, o.id, o.kind, o.payload, NOT EXISTS (SELECT 1 FROM outbox_unsent u WHERE u.seq = o.seq)
+             FROM outbox o WHERE o.kind = ?1 ORDER BY o.seq",
+        )?;
         let rows = st.query_map([kind], |r| Ok(Queued { seq: r.get(0)?, id: r.get(1)?, kind: r.get(2)?, payload: r.get(3)?, sent: r.get(4)? }))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }

@@ -12,6 +12,7 @@ use super::downlink::{self, DocumentSink};
 use super::envelope::{parse_public_key, DocKind, Expect};
 use super::marker::{Marker, Pending};
 use super::outbox;
+use super::reboot::Rebooter;
 use super::state::{Backoff, DrainState, PubTag};
 use super::topics::{Incoming, Topics};
 use super::wire::{self, Birth, DeviceState, ErrorCode, Status, PROTOCOL_VERSION};
@@ -35,6 +36,8 @@ pub struct Uplink {
     pub commands: Box<dyn CommandSink>,
     /// Where CPU temperatures are read (`/sys/class/thermal` on the Pi).
     pub thermal_root: PathBuf,
+    /// Carries out the `reboot` command; `None` answers it `unsupported`.
+    pub rebooter: Option<Arc<dyn Rebooter>>,
 }
 
 /// A running uplink. Dropping it without `stop` leaves the thread running.
@@ -120,6 +123,8 @@ struct Loop {
     /// limit would otherwise break every connection), documents are not
     /// subscribed until this time; records and commands keep flowing.
     docs_paused_until_ms: i64,
+    /// A `reboot` command was acknowledged: reboot at this time.
+    reboot_at: Option<tokio::time::Instant>,
 }
 
 /// How long documents stay unsubscribed after an oversized packet.
@@ -153,6 +158,7 @@ async fn run(u: Uplink, marker: Marker, mut stop: watch::Receiver<bool>, nudge: 
         last_sample_ms: 0,
         disk_level: DiskLevel::Ok,
         docs_paused_until_ms: 0,
+        reboot_at: None,
         conn,
         marker,
         u,
@@ -164,9 +170,30 @@ async fn run(u: Uplink, marker: Marker, mut stop: watch::Receiver<bool>, nudge: 
     let mut reconnect_armed = true;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut telemetry = tokio::time::interval(Duration::from_secs(l.u.config.telemetry_interval_s.max(1)));
+    let reboot = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(reboot);
+    let mut rebooting = false;
     loop {
+        if let Some(at) = l.reboot_at.take() {
+            reboot.as_mut().reset(at);
+            rebooting = true;
+        }
         tokio::select! {
             _ = stop.changed() => break,
+            _ = &mut reboot, if rebooting => {
+                rebooting = false;
+                // The ack was requested before the goodbye, so it leaves first;
+                // the marks are on disk before the rebooter runs.
+                if let Some(mut s) = session.take().filter(|s| s.up) {
+                    l.goodbye(&mut s).await;
+                }
+                l.state.on_disconnect();
+                l.marker.flush();
+                l.reboot();
+                // Normally the system is going down now; if not, come back online later.
+                reconnect.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(l.u.config.reconnect_max_ms));
+                reconnect_armed = true;
+            }
             _ = &mut reconnect, if reconnect_armed && session.is_none() => {
                 reconnect_armed = false;
                 match mqtt_options(&l.u.config, &l.topics, &l.boot_id) {
@@ -368,28 +395,33 @@ impl Loop {
     /// Reads and publishes batches while the window has room.
     fn fill_session(&mut self, s: &mut Session) -> Result<(), String> {
         while self.state.has_room() {
-            let rows = match outbox::next_batch_after(&self.conn, self.state.cursor(), self.u.config.batch_bytes, self.u.config.batch_records) {
-                Ok(r) => r,
+            let now = self.now_ms();
+            let mut w = wire::BatchWriter::begin(&mut self.buf, &self.stream, &self.u.config.device, now);
+            let read = outbox::write_next_batch(&self.conn, self.state.cursor(), self.u.config.batch_bytes, self.u.config.batch_records, &mut w);
+            let invalid = w.finish();
+            let seqs = match read {
+                Ok(seqs) => seqs,
                 Err(e) => {
                     warn!(error = %e, "reading the outbox failed; will retry");
                     return Ok(());
                 }
             };
-            if rows.is_empty() {
+            if seqs.is_empty() {
                 let idle = self.state.in_flight() == 0;
                 self.with_status(|st| st.drained = idle);
                 return Ok(());
             }
-            let now = self.now_ms();
-            let invalid = wire::encode_batch(&mut self.buf, &self.stream, &self.u.config.device, now, &rows);
             if invalid > 0 {
-                warn!(invalid, first_seq = rows[0].seq, "outbox rows with invalid JSON payloads sent as strings");
+                warn!(invalid, first_seq = seqs[0], "outbox rows with invalid JSON payloads sent as strings");
             }
+            // The state keeps the text for resending; the client gets one copy.
             let bytes = self.buf.as_bytes().to_vec();
-            let no = self.state.add_batch(rows.iter().map(|r| r.seq).collect(), self.buf.clone());
+            let rows = seqs.len();
+            let text = std::mem::replace(&mut self.buf, String::with_capacity(self.u.config.batch_bytes + wire::BATCH_HEADER_MAX));
+            let no = self.state.add_batch(seqs, text);
             self.publish_tagged(s, &self.topics.events.clone(), QoS::AtLeastOnce, false, bytes, PubTag::Batch(no))?;
             self.with_status(|st| st.drained = false);
-            debug!(batch = no, rows = rows.len(), "batch published");
+            debug!(batch = no, rows, "batch published");
         }
         Ok(())
     }
@@ -446,6 +478,7 @@ impl Loop {
         let now = self.now_ms();
         let max = self.u.config.max_downlink_bytes.min(64 * 1024);
         let mut sync = false;
+        let mut reboot_in_s = None;
         let mut recent = std::mem::take(&mut self.recent);
         let ack = command::respond(payload, max, now, &mut recent, |cmd| match cmd {
             Command::SyncNow => {
@@ -462,6 +495,13 @@ impl Loop {
                 sync = true;
                 Ok(serde_json::json!({ "queued": r.queued, "missing": r.missing }))
             }
+            Command::Reboot { delay_s } => {
+                if self.u.rebooter.is_none() {
+                    return Err((ErrorCode::Unsupported, "this device cannot reboot itself".into()));
+                }
+                reboot_in_s = Some(*delay_s);
+                Ok(serde_json::json!({ "reboot_in_s": delay_s }))
+            }
             other => self.u.commands.execute(other),
         });
         self.recent = recent;
@@ -470,6 +510,13 @@ impl Loop {
             warn!(id = ?ack.id, error = ?ack.error, "command refused");
         }
         self.publish(s, &self.topics.cmd_ack.clone(), QoS::AtLeastOnce, false, serde_json::to_vec(&ack).unwrap_or_default())?;
+        if let Some(d) = reboot_in_s {
+            // The loop stops at this time; the ack is already queued ahead of the goodbye.
+            let at = tokio::time::Instant::now() + Duration::from_secs(u64::from(d));
+            self.reboot_at = Some(self.reboot_at.map_or(at, |t| t.min(at)));
+            info!(delay_s = d, "reboot scheduled by the hub");
+            self.notice(format!("reboot in {d} s (hub command)"));
+        }
         if sync {
             self.fill_session(s)?;
         }
@@ -548,6 +595,18 @@ impl Loop {
         }
     }
 
+    fn reboot(&self) {
+        let Some(r) = &self.u.rebooter else { return };
+        warn!("rebooting on the hub's command");
+        match r.reboot() {
+            Ok(()) => self.notice("reboot requested by the hub".into()),
+            Err(e) => {
+                warn!(error = %e, "reboot failed; reconnecting");
+                self.notice(format!("reboot failed: {e}"));
+            }
+        }
+    }
+
     /// A clean stop: `offline` replaces the retained birth, then disconnect.
     async fn goodbye(&mut self, s: &mut Session) {
         let off = offline_status(&self.u.config, &self.boot_id);
@@ -574,16 +633,21 @@ impl Loop {
     }
 }
 
-/// Executes the kiosk-side commands when the uplink runs without a kiosk:
-/// they are refused as `unsupported`; `set_log_level` uses `set_log` if given.
+/// Executes the commands that need no kiosk: `set_log_level` through `log`
+/// (refused as `unsupported` without one); the kiosk-only ones are refused.
 pub struct StandaloneCommands {
-    pub set_log: Option<Box<dyn FnMut(&str) -> Result<(), String> + Send>>,
+    pub log: Option<Arc<dyn crate::logging::LogControl>>,
 }
 
 impl CommandSink for StandaloneCommands {
     fn execute(&mut self, cmd: &Command) -> Result<serde_json::Value, command::CmdError> {
-        match (cmd, self.set_log.as_mut()) {
-            (Command::SetLogLevel { filter }, Some(f)) => f(filter).map(|_| serde_json::json!({ "level": filter })).map_err(|e| (ErrorCode::Failed, e)),
+        match (cmd, &self.log) {
+            (Command::SetLogLevel { filter }, Some(log)) => {
+                let now = log.set_filter(filter).map_err(|e| (ErrorCode::Failed, e))?;
+                info!(filter = %now, "log filter changed by the hub");
+                Ok(serde_json::json!({ "level": now }))
+            }
+            (Command::SetLogLevel { .. }, None) => Err((ErrorCode::Unsupported, "this process cannot change its log filter".into())),
             _ => Err((ErrorCode::Unsupported, format!("{} needs the kiosk; this device runs the uplink alone", cmd.name()))),
         }
     }

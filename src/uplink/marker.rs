@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 enum Op {
     Sent { seqs: Vec<i64>, now_ms: i64 },
     Requeue { from: i64, to: i64, reply: mpsc::Sender<Result<Resend, outbox::OutboxError>> },
+    Flush { reply: mpsc::Sender<()> },
 }
 
 /// Marks queued so far and not yet committed (0 = every ack is on disk).
@@ -66,6 +67,11 @@ impl Marker {
                                 commit(&mut conn, &mut seqs, now, &status);
                                 let _ = reply.send(outbox::requeue_range(&conn, from, to));
                             }
+                            Op::Flush { reply } => {
+                                commit(&mut conn, &mut seqs, now, &status);
+                                p.0.fetch_sub(std::mem::take(&mut marks), Ordering::SeqCst);
+                                let _ = reply.send(());
+                            }
                         }
                     }
                     commit(&mut conn, &mut seqs, now, &status);
@@ -97,6 +103,16 @@ impl Marker {
         let tx = self.tx.as_ref().ok_or("outbox writer stopped")?;
         tx.send(Op::Requeue { from, to, reply }).map_err(|_| "outbox writer gone".to_string())?;
         rx.recv().map_err(|_| "outbox writer gone".to_string())?.map_err(|e| e.to_string())
+    }
+
+    /// Waits until every mark queued so far is committed.
+    pub fn flush(&self) {
+        let (reply, rx) = mpsc::channel();
+        if let Some(tx) = &self.tx {
+            if tx.send(Op::Flush { reply }).is_ok() {
+                let _ = rx.recv();
+            }
+        }
     }
 
     /// Commits every queued mark and stops the thread.
@@ -158,5 +174,20 @@ mod tests {
         let first = outbox::next_batch_after(&c, 0, 1 << 20, 100).unwrap();
         assert_eq!(first.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
         assert_eq!(status.lock().unwrap().counters.records_acked, 10);
+    }
+
+    #[test]
+    fn a_flush_returns_once_every_earlier_mark_is_on_disk() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("m.db");
+        let c = outbox::open(&db).unwrap();
+        for i in 0..4 {
+            outbox::enqueue(&c, &format!("r{i}"), "tap", "{}", 0, 1).unwrap();
+        }
+        let m = Marker::start(&db, Arc::new(Mutex::new(UplinkStatus::default()))).unwrap();
+        m.sent(vec![1, 2, 3], 5);
+        m.flush();
+        assert_eq!(outbox::backlog(&c).unwrap().rows, 1);
+        assert_eq!(m.pending().get(), 0);
     }
 }

@@ -19,6 +19,7 @@ pub mod marker;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod outbox;
+pub mod reboot;
 pub mod state;
 pub mod sysinfo;
 pub mod topics;

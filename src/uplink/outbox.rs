@@ -2,8 +2,13 @@
 //! sent after PUBACK, serve resends, prune and shrink under disk pressure.
 //! Functions over a borrowed `rusqlite::Connection` (the uplink's own, in WAL
 //! mode). It never deletes or rewrites an unsent record (priority >= 0).
+//!
+//! Acknowledgements never touch the outbox rows: an acknowledged run of seqs
+//! is one `outbox_acked` row (non-overlapping runs, with the ack time), and
+//! `outbox_state.acked_through` is a seq up to which every row is
+//! acknowledged, so "unsent" (the view `outbox_unsent`) only looks above it.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
@@ -61,10 +66,7 @@ pub fn open(path: &Path) -> Result<Connection, OutboxError> {
 /// for a single oversized row, which goes alone) at most `max_bytes` of
 /// `encoded_bound`. Reads row by row: never more than one batch in memory.
 pub fn next_batch_after(conn: &Connection, after_seq: i64, max_bytes: usize, max_rows: usize) -> Result<Vec<OutRow>, OutboxError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, id, kind, payload, priority, created_ms FROM outbox
-         WHERE sent_ms IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
+    let mut stmt = conn.prepare_cached("SELECT seq, id, kind, payload, priority, created_ms FROM outbox_unsent WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
     let mut rows = stmt.query(params![after_seq, max_rows as i64])?;
     let mut out = Vec::new();
     let mut bytes = 0usize;
@@ -90,20 +92,111 @@ pub fn next_batch_after(conn: &Connection, after_seq: i64, max_bytes: usize, max
     Ok(out)
 }
 
-/// Marks rows as acknowledged by the broker, in one transaction. Rows already
-/// marked keep their first `sent_ms`. Returns how many rows changed. Runs of
-/// consecutive seqs become one range update (a batch is usually one run).
-pub fn mark_sent(conn: &mut Connection, seqs: &[i64], now_ms: i64) -> Result<usize, OutboxError> {
-    let tx = conn.transaction()?;
-    let mut n = 0;
-    {
-        let mut stmt = tx.prepare_cached("UPDATE outbox SET sent_ms = ?1 WHERE seq BETWEEN ?2 AND ?3 AND sent_ms IS NULL")?;
-        for (from, to) in runs(seqs) {
-            n += stmt.execute(params![now_ms, from, to])?;
+/// `next_batch_after`, encoding each row straight into `w` from SQLite's
+/// buffers (no copy per row). Same bounds; returns the seqs written.
+pub fn write_next_batch(conn: &Connection, after_seq: i64, max_bytes: usize, max_rows: usize, w: &mut super::wire::BatchWriter<'_>) -> Result<Vec<i64>, OutboxError> {
+    fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, rusqlite::Error> {
+        r.get_ref(i)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    }
+    let mut stmt = conn.prepare_cached("SELECT seq, id, kind, payload, created_ms FROM outbox_unsent WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let mut rows = stmt.query(params![after_seq, max_rows as i64])?;
+    let mut seqs = Vec::new();
+    let mut bytes = 0usize;
+    while let Some(r) = rows.next()? {
+        let (id, kind, payload) = (text(r, 1)?, text(r, 2)?, text(r, 3)?);
+        let size = payload.len() + id.len() + kind.len() + RECORD_OVERHEAD;
+        if !seqs.is_empty() && bytes + size > max_bytes {
+            break;
         }
+        bytes += size;
+        let seq: i64 = r.get(0)?;
+        w.record(seq, id, kind, r.get(4)?, payload);
+        seqs.push(seq);
+        if bytes >= max_bytes {
+            break;
+        }
+    }
+    Ok(seqs)
+}
+
+/// Marks rows (read from the outbox, so they exist) as acknowledged by the
+/// broker, in one transaction: each run of consecutive seqs becomes one
+/// `outbox_acked` row (a batch is usually one run). Seqs already acknowledged
+/// keep their first time. Returns how many seqs were newly acknowledged.
+pub fn mark_sent(conn: &mut Connection, seqs: &[i64], now_ms: i64) -> Result<usize, OutboxError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut n = 0;
+    for (from, to) in runs(seqs) {
+        for (a, b) in uncovered(&tx, from, to)? {
+            tx.prepare_cached("INSERT INTO outbox_acked (from_seq, to_seq, sent_ms) VALUES (?1, ?2, ?3)")?.execute(params![a, b, now_ms])?;
+            n += (b - a + 1) as usize;
+        }
+    }
+    if n > 0 {
+        advance_acked_through(&tx)?;
     }
     tx.commit()?;
     Ok(n)
+}
+
+/// Acknowledged runs overlapping `from..=to`, in order.
+fn acked_overlapping(conn: &Connection, from: i64, to: i64) -> Result<Vec<(i64, i64, i64)>, OutboxError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT from_seq, to_seq, sent_ms FROM outbox_acked
+         WHERE from_seq BETWEEN coalesce((SELECT from_seq FROM outbox_acked WHERE from_seq <= ?1 ORDER BY from_seq DESC LIMIT 1), ?1) AND ?2
+         AND to_seq >= ?1 ORDER BY from_seq",
+    )?;
+    let v = stmt.query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?;
+    Ok(v)
+}
+
+/// The parts of `from..=to` no acknowledged run covers.
+fn uncovered(conn: &Connection, from: i64, to: i64) -> Result<Vec<(i64, i64)>, OutboxError> {
+    let mut out = Vec::new();
+    let mut next = from;
+    for (a, b, _) in acked_overlapping(conn, from, to)? {
+        if a > next {
+            out.push((next, a - 1));
+        }
+        next = next.max(b + 1);
+    }
+    if next <= to {
+        out.push((next, to));
+    }
+    Ok(out)
+}
+
+/// Moves `acked_through` over every acknowledged row that follows it,
+/// one run per step (a few index seeks per acknowledged batch).
+fn advance_acked_through(conn: &Connection) -> Result<(), OutboxError> {
+    let mut through = acked_through(conn)?;
+    let start = through;
+    loop {
+        let next: Option<i64> = conn.prepare_cached("SELECT seq FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT 1")?.query_row([through], |r| r.get(0)).optional()?;
+        let Some(next) = next else { break };
+        let covered: Option<i64> = conn
+            .prepare_cached("SELECT to_seq FROM outbox_acked WHERE from_seq <= ?1 ORDER BY from_seq DESC LIMIT 1")?
+            .query_row([next], |r| r.get(0))
+            .optional()?;
+        match covered {
+            Some(to) if to >= next => through = to,
+            _ => break,
+        }
+    }
+    if through != start {
+        set_acked_through(conn, through)?;
+    }
+    Ok(())
+}
+
+/// Every outbox row with a seq up to this one is acknowledged.
+pub fn acked_through(conn: &Connection) -> Result<i64, OutboxError> {
+    Ok(conn.prepare_cached("SELECT acked_through FROM outbox_state WHERE id = 1")?.query_row([], |r| r.get(0))?)
+}
+
+fn set_acked_through(conn: &Connection, seq: i64) -> Result<(), OutboxError> {
+    conn.prepare_cached("UPDATE outbox_state SET acked_through = ?1 WHERE id = 1")?.execute([seq])?;
+    Ok(())
 }
 
 /// Consecutive runs of ascending seqs: [1,2,3,7,8] -> (1,3), (7,8).
@@ -126,9 +219,9 @@ pub struct Backlog {
 }
 
 pub fn backlog(conn: &Connection) -> Result<Backlog, OutboxError> {
-    let rows: i64 = conn.prepare_cached("SELECT count(*) FROM outbox WHERE sent_ms IS NULL")?.query_row([], |r| r.get(0))?;
+    let rows: i64 = conn.prepare_cached("SELECT count(*) FROM outbox_unsent")?.query_row([], |r| r.get(0))?;
     let oldest: Option<i64> = conn
-        .prepare_cached("SELECT created_ms FROM outbox WHERE sent_ms IS NULL ORDER BY seq LIMIT 1")?
+        .prepare_cached("SELECT created_ms FROM outbox_unsent ORDER BY seq LIMIT 1")?
         .query_row([], |r| r.get(0))
         .optional()?;
     Ok(Backlog { rows: rows.max(0) as u64, oldest_created_ms: oldest })
@@ -142,9 +235,21 @@ pub fn last_seq(conn: &Connection) -> Result<i64, OutboxError> {
     Ok(v.unwrap_or(0))
 }
 
-/// Deletes acknowledged rows sent before `sent_before_ms`. Unsent rows are never touched.
+/// Deletes acknowledged rows sent before `sent_before_ms`, run by run, in
+/// one transaction. Unsent rows are never touched.
 pub fn prune_sent(conn: &Connection, sent_before_ms: i64) -> Result<usize, OutboxError> {
-    Ok(conn.execute("DELETE FROM outbox WHERE sent_ms IS NOT NULL AND sent_ms < ?1", params![sent_before_ms])?)
+    let tx = conn.unchecked_transaction()?;
+    let runs: Vec<(i64, i64)> = tx
+        .prepare_cached("SELECT from_seq, to_seq FROM outbox_acked WHERE sent_ms < ?1")?
+        .query_map([sent_before_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut n = 0;
+    for (a, b) in runs {
+        n += tx.prepare_cached("DELETE FROM outbox WHERE seq BETWEEN ?1 AND ?2")?.execute([a, b])?;
+        tx.prepare_cached("DELETE FROM outbox_acked WHERE from_seq = ?1")?.execute([a])?;
+    }
+    tx.commit()?;
+    Ok(n)
 }
 
 /// Outcome of a resend request.
@@ -159,14 +264,29 @@ pub struct Resend {
 /// Largest range one resend command may ask for.
 pub const MAX_RESEND_ROWS: i64 = 1_000_000;
 
-/// Queues the rows `from..=to` again by clearing their `sent_ms`; the drain
+/// Queues the rows `from..=to` again by taking them out of the acknowledged
+/// runs (the parts of a run outside the range keep their time); the drain
 /// then sends them with their original ids and seqs.
 pub fn requeue_range(conn: &Connection, from: i64, to: i64) -> Result<Resend, OutboxError> {
     if from < 1 || to < from || to - from >= MAX_RESEND_ROWS {
         return Err(OutboxError::BadRange { from, to, max: MAX_RESEND_ROWS });
     }
-    conn.execute("UPDATE outbox SET sent_ms = NULL WHERE seq BETWEEN ?1 AND ?2 AND sent_ms IS NOT NULL", params![from, to])?;
-    let present: i64 = conn.query_row("SELECT count(*) FROM outbox WHERE seq BETWEEN ?1 AND ?2", params![from, to], |r| r.get(0))?;
+    let tx = conn.unchecked_transaction()?;
+    for (a, b, sent_ms) in acked_overlapping(&tx, from, to)? {
+        tx.prepare_cached("DELETE FROM outbox_acked WHERE from_seq = ?1")?.execute([a])?;
+        let keep = |x: i64, y: i64| tx.prepare_cached("INSERT INTO outbox_acked (from_seq, to_seq, sent_ms) VALUES (?1, ?2, ?3)")?.execute([x, y, sent_ms]);
+        if a < from {
+            keep(a, from - 1)?;
+        }
+        if b > to {
+            keep(to + 1, b)?;
+        }
+    }
+    if acked_through(&tx)? >= from {
+        set_acked_through(&tx, from - 1)?;
+    }
+    let present: i64 = tx.query_row("SELECT count(*) FROM outbox WHERE seq BETWEEN ?1 AND ?2", params![from, to], |r| r.get(0))?;
+    tx.commit()?;
     Ok(Resend { queued: present as u64, missing: (to - from + 1 - present) as u64 })
 }
 
@@ -174,7 +294,7 @@ pub fn requeue_range(conn: &Connection, from: i64, to: i64) -> Result<Resend, Ou
 /// payload emptied), so the hub sees the seq and knows why there is no data.
 pub fn drop_low_value(conn: &Connection) -> Result<usize, OutboxError> {
     Ok(conn.execute(
-        "UPDATE outbox SET kind = ?1, payload = '{}' WHERE sent_ms IS NULL AND priority < ?2 AND kind != ?1",
+        "UPDATE outbox SET kind = ?1, payload = '{}' WHERE seq IN (SELECT seq FROM outbox_unsent WHERE priority < ?2 AND kind != ?1)",
         params![DROPPED_KIND, LOW_VALUE_BELOW],
     )?)
 }
@@ -238,7 +358,7 @@ mod tests {
         assert_eq!(mark_sent(&mut conn, &[2, 3], 60).unwrap(), 1);
         let b = next_batch_after(&conn, 0, 1 << 20, 100).unwrap();
         assert_eq!(b.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![4, 5]);
-        let t: i64 = conn.query_row("SELECT sent_ms FROM outbox WHERE seq = 2", [], |r| r.get(0)).unwrap();
+        let t: i64 = conn.query_row("SELECT sent_ms FROM outbox_acked WHERE from_seq <= 2 AND to_seq >= 2", [], |r| r.get(0)).unwrap();
         assert_eq!(t, 50);
         assert_eq!(backlog(&conn).unwrap().oldest_created_ms, Some(1003));
     }
@@ -302,5 +422,97 @@ mod tests {
         let a = stream_id(&conn).unwrap();
         assert_eq!(a.len(), 26);
         assert_eq!(stream_id(&conn).unwrap(), a);
+    }
+
+    fn unsent(conn: &Connection) -> Vec<i64> {
+        next_batch_after(conn, 0, 1 << 20, 1000).unwrap().iter().map(|r| r.seq).collect()
+    }
+
+    #[test]
+    fn acknowledging_never_rewrites_an_outbox_row() {
+        let (_d, mut conn) = db();
+        fill(&conn, 3, r#"{"a":1}"#);
+        conn.execute_batch("CREATE TABLE touched (seq INTEGER); CREATE TRIGGER t AFTER UPDATE ON outbox BEGIN INSERT INTO touched VALUES (new.seq); END;").unwrap();
+        mark_sent(&mut conn, &[1, 2, 3], 7).unwrap();
+        let n: i64 = conn.query_row("SELECT count(*) FROM touched", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(conn.query_row("SELECT count(*) FROM outbox_acked", [], |r| r.get::<_, i64>(0)).unwrap(), 1, "one batch, one run");
+    }
+
+    #[test]
+    fn the_acknowledged_mark_waits_for_an_earlier_batch_acknowledged_late() {
+        let (_d, mut conn) = db();
+        fill(&conn, 9, "{}");
+        mark_sent(&mut conn, &[4, 5, 6], 1).unwrap();
+        assert_eq!(acked_through(&conn).unwrap(), 0);
+        assert_eq!(unsent(&conn), vec![1, 2, 3, 7, 8, 9]);
+        mark_sent(&mut conn, &[1, 2, 3], 2).unwrap();
+        assert_eq!(acked_through(&conn).unwrap(), 6);
+        mark_sent(&mut conn, &[7, 8, 9], 3).unwrap();
+        assert_eq!(acked_through(&conn).unwrap(), 9);
+        assert_eq!(backlog(&conn).unwrap(), Backlog { rows: 0, oldest_created_ms: None });
+        enqueue(&conn, "late", "tap", "{}", 0, 5).unwrap();
+        assert_eq!(unsent(&conn), vec![10]);
+    }
+
+    #[test]
+    fn a_resend_inside_a_run_splits_it_and_the_rest_keeps_its_time() {
+        let (_d, mut conn) = db();
+        fill(&conn, 10, "{}");
+        mark_sent(&mut conn, &(1..=10).collect::<Vec<_>>(), 100).unwrap();
+        assert_eq!(requeue_range(&conn, 4, 6).unwrap(), Resend { queued: 3, missing: 0 });
+        assert_eq!(unsent(&conn), vec![4, 5, 6]);
+        assert_eq!(acked_through(&conn).unwrap(), 3);
+        // Rows outside the range stay acknowledged at their first time: pruning removes them.
+        assert_eq!(prune_sent(&conn, 101).unwrap(), 7);
+        assert_eq!(mark_sent(&mut conn, &[4, 5, 6], 200).unwrap(), 3);
+        assert_eq!(backlog(&conn).unwrap().rows, 0);
+        assert_eq!(acked_through(&conn).unwrap(), 6);
+    }
+
+    #[test]
+    fn acknowledgements_made_before_the_upgrade_carry_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(crate::store::migrations::MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            for i in 1..=8 {
+                // Rows 1-3 sent in one minute, 4 in the next, 5 unsent, 6 sent, 7-8 unsent.
+                let sent: Option<i64> = match i { 1..=3 => Some(1_000), 4 => Some(61_000), 6 => Some(2_000), _ => None };
+                c.execute("INSERT INTO outbox (id, kind, payload, created_ms, sent_ms) VALUES (?1, 'tap', '{}', ?2, ?3)", params![format!("r{i}"), i, sent]).unwrap();
+            }
+        }
+        let conn = open(&path).unwrap();
+        assert_eq!(unsent(&conn), vec![5, 7, 8]);
+        assert_eq!(acked_through(&conn).unwrap(), 4);
+        let runs: Vec<(i64, i64, i64)> = conn
+            .prepare("SELECT from_seq, to_seq, sent_ms FROM outbox_acked ORDER BY from_seq").unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+        assert_eq!(runs, vec![(1, 3, 1_000), (4, 4, 61_000), (6, 6, 2_000)]);
+        assert_eq!(prune_sent(&conn, 1_500).unwrap(), 3);
+    }
+
+    #[test]
+    fn the_streamed_batch_is_the_one_encoded_from_read_rows() {
+        let (_d, conn) = db();
+        fill(&conn, 7, r#"{"uid":"04A1","n":[1,2]}"#);
+        enqueue(&conn, "bad", "tap", "{not json", 0, 9).unwrap();
+        let one = next_batch_after(&conn, 0, 1 << 20, 100).unwrap()[0].encoded_bound();
+        let rows = next_batch_after(&conn, 2, one * 4, 100).unwrap();
+        let mut a = String::new();
+        let invalid_a = crate::uplink::wire::encode_batch(&mut a, "S", "d", 5, &rows);
+        let mut b = String::new();
+        let mut w = crate::uplink::wire::BatchWriter::begin(&mut b, "S", "d", 5);
+        let seqs = write_next_batch(&conn, 2, one * 4, 100, &mut w).unwrap();
+        assert_eq!(w.finish(), invalid_a);
+        assert_eq!(seqs, rows.iter().map(|r| r.seq).collect::<Vec<_>>());
+        assert_eq!(seqs, vec![3, 4, 5, 6]);
+        assert_eq!(a, b);
+        let mut c = String::new();
+        let mut w = crate::uplink::wire::BatchWriter::begin(&mut c, "S", "d", 5);
+        assert_eq!(write_next_batch(&conn, 6, 1 << 20, 100, &mut w).unwrap(), vec![7, 8]);
+        assert_eq!(w.finish(), 1, "the corrupt payload goes as a string");
     }
 }

@@ -149,34 +149,65 @@ impl Ack {
 
 /// Writes one `events` message for `rows` into `out` (cleared first). A
 /// payload that is not valid JSON (it should never be: the kiosk writes it)
-/// is sent as a JSON string so one bad row cannot block the queue.
+/// is sent as a JSON string so one bad row cannot block the queue. Returns
+/// how many payloads were not valid JSON.
 pub fn encode_batch(out: &mut String, stream: &str, device: &str, sent_ms: i64, rows: &[OutRow]) -> usize {
-    out.clear();
-    let _ = write!(out, "{{\"v\":{PROTOCOL_VERSION},\"stream\":");
-    push_json_str(out, stream);
-    out.push_str(",\"device\":");
-    push_json_str(out, device);
-    let _ = write!(out, ",\"sent_ms\":{sent_ms},\"records\":[");
-    let mut invalid = 0;
-    for (i, r) in rows.iter().enumerate() {
-        if i > 0 {
+    let mut w = BatchWriter::begin(out, stream, device, sent_ms);
+    for r in rows {
+        w.record(r.seq, &r.id, &r.kind, r.created_ms, &r.payload);
+    }
+    w.finish()
+}
+
+/// Streams one `events` message into a buffer record by record, so rows can
+/// be encoded straight from SQLite without being copied first.
+pub struct BatchWriter<'a> {
+    out: &'a mut String,
+    records: usize,
+    invalid: usize,
+}
+
+impl<'a> BatchWriter<'a> {
+    /// Clears `out` and writes the header.
+    pub fn begin(out: &'a mut String, stream: &str, device: &str, sent_ms: i64) -> Self {
+        out.clear();
+        let _ = write!(out, "{{\"v\":{PROTOCOL_VERSION},\"stream\":");
+        push_json_str(out, stream);
+        out.push_str(",\"device\":");
+        push_json_str(out, device);
+        let _ = write!(out, ",\"sent_ms\":{sent_ms},\"records\":[");
+        BatchWriter { out, records: 0, invalid: 0 }
+    }
+
+    pub fn record(&mut self, seq: i64, id: &str, kind: &str, created_ms: i64, payload: &str) {
+        let out = &mut *self.out;
+        if self.records > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{{\"seq\":{},\"id\":", r.seq);
-        push_json_str(out, &r.id);
+        self.records += 1;
+        let _ = write!(out, "{{\"seq\":{seq},\"id\":");
+        push_json_str(out, id);
         out.push_str(",\"kind\":");
-        push_json_str(out, &r.kind);
-        let _ = write!(out, ",\"created_ms\":{},\"payload\":", r.created_ms);
-        if serde_json::from_str::<serde::de::IgnoredAny>(&r.payload).is_ok() {
-            out.push_str(r.payload.trim());
+        push_json_str(out, kind);
+        let _ = write!(out, ",\"created_ms\":{created_ms},\"payload\":");
+        if serde_json::from_str::<serde::de::IgnoredAny>(payload).is_ok() {
+            out.push_str(payload.trim());
         } else {
-            invalid += 1;
-            push_json_str(out, &r.payload);
+            self.invalid += 1;
+            push_json_str(out, payload);
         }
         out.push('}');
     }
-    out.push_str("]}");
-    invalid
+
+    pub fn records(&self) -> usize {
+        self.records
+    }
+
+    /// Closes the message; returns how many payloads were sent as strings.
+    pub fn finish(self) -> usize {
+        self.out.push_str("]}");
+        self.invalid
+    }
 }
 
 /// Appends `s` as a JSON string; ids and kinds take the no-escape fast path.

@@ -119,24 +119,25 @@ impl Device {
 
     /// (rows in the outbox, rows not yet acknowledged by the broker).
     pub fn outbox(&self) -> (i64, i64) {
-        self.db().query_row("SELECT count(*), count(*) FILTER (WHERE sent_ms IS NULL) FROM outbox", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
+        self.db().query_row("SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM outbox_unsent)", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
     }
 
     /// Marks unsent rows as acknowledged without sending them, as a broker that
     /// acknowledged and then lost them would leave them. Returns their seqs.
     pub fn lose_unsent(&self, n: i64) -> Vec<i64> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-        let db = self.db();
-        let seqs: Vec<i64> = db.prepare("SELECT seq FROM outbox WHERE sent_ms IS NULL ORDER BY seq LIMIT ?1 OFFSET 2").unwrap().query_map([n], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
-        for s in &seqs {
-            db.execute("UPDATE outbox SET sent_ms = ?1 WHERE seq = ?2", params![now, s]).unwrap();
-        }
+        let mut db = self.db();
+        let seqs: Vec<i64> = db.prepare("SELECT seq FROM outbox_unsent ORDER BY seq LIMIT ?1 OFFSET 2").unwrap().query_map([n], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        microclass::uplink::outbox::mark_sent(&mut db, &seqs, now).unwrap();
         seqs
     }
 
     /// Marks every row unsent again, as a device restored from a backup would be.
     pub fn forget_acks(&self) -> i64 {
-        self.db().execute("UPDATE outbox SET sent_ms = NULL", []).unwrap() as i64
+        let db = self.db();
+        let rows: i64 = db.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0)).unwrap();
+        db.execute_batch("DELETE FROM outbox_acked; UPDATE outbox_state SET acked_through = 0;").unwrap();
+        rows
     }
 }
 

@@ -141,3 +141,52 @@ fn malformed_commands_get_coded_errors_and_the_device_keeps_working() {
     finish(up);
     let _ = DEV_EVENTS;
 }
+
+#[test]
+fn set_log_level_changes_the_filter_and_reboot_runs_after_its_ack_and_the_goodbye() {
+    use microclass::logging::LogControl as _;
+    use microclass::uplink::reboot::SimRebooter;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::plain(&dir.path().join("broker"));
+    let hub = Hub::connect(broker.port, None);
+    let db = dir.path().join("k.db");
+    let ids = fill(&db, 30, "ops");
+    let (_subscriber, log) = microclass::logging::subscriber("info", std::io::sink, false);
+    let rebooter = SimRebooter::default();
+    let up = uplink::spawn(Uplink {
+        config: hub_config(&broker.url()),
+        db_path: db.clone(),
+        clock: Arc::new(SystemClock::new()),
+        documents: Box::new(MetaSink::new(outbox::open(&db).unwrap())),
+        commands: Box::new(StandaloneCommands { log: Some(Arc::new(log.clone())) }),
+        thermal_root: PathBuf::from("/sys/class/thermal"),
+        rebooter: Some(Arc::new(rebooter.clone())),
+    })
+    .unwrap();
+    assert!(hub.wait_for_ids(&ids, Duration::from_secs(10)));
+
+    hub.publish(DEV_CMD, br#"{"v":1,"id":"c-log","cmd":"set_log_level","args":{"level":"microclass::uplink=debug,warn"}}"#.to_vec(), false);
+    let ack = hub.wait_ack("c-log", Duration::from_secs(10));
+    assert_eq!(ack["ok"], true, "{ack}");
+    assert_valid("cmd-ack.json", &ack);
+    assert_eq!(log.current(), ack["result"]["level"].as_str().unwrap());
+    assert!(log.current().contains("microclass::uplink=debug"), "{}", log.current());
+
+    hub.publish(DEV_CMD, br#"{"v":1,"id":"c-boot","cmd":"reboot","args":{"delay_s":0}}"#.to_vec(), false);
+    let ack = hub.wait_ack("c-boot", Duration::from_secs(10));
+    assert_eq!(ack["result"], json!({"reboot_in_s": 0}), "{ack}");
+    assert_valid("cmd-ack.json", &ack);
+    wait_until(Duration::from_secs(10), "the simulated reboot", || rebooter.requests() == 1);
+    // The goodbye went out before the reboot: an offline status after the birth.
+    assert!(hub.wait(Duration::from_secs(5), |s| s.statuses.iter().any(|(_, v, _)| v["state"] == "offline")), "no offline status before the reboot");
+    assert_eq!(backlog(&db), 0, "acknowledged rows were not marked before the reboot");
+    // The simulated board does not go down: the device comes back and keeps draining.
+    wait_until(Duration::from_secs(10), "reconnect after the simulated reboot", || up.status().counters.connects >= 2);
+    let mut all = ids.clone();
+    all.extend(fill(&db, 10, "after-reboot"));
+    up.nudge();
+    assert!(hub.wait_for_ids(&all, Duration::from_secs(10)));
+    hub.assert_complete(&stream_of(&db), &all);
+    finish(up);
+    assert_eq!(rebooter.requests(), 1, "one reboot command, one reboot");
+}
