@@ -1,12 +1,17 @@
-//! Real video on the kiosk's screen: a tiny clip made at test time with
-//! gst-launch-1.0 is registered as a verified cached course file, then the
-//! headless kiosk (the same run loop, bridge and UI as on the device) plays it
-//! from the trainer panel. Checks that decoded, non-black frames reached the
-//! screen, scaled to fit it, and that the end of the clip ended the play with
-//! the watched time recorded. Its own test binary: the headless event loop
-//! serves other threads for one thread per process.
+//! The headless kiosk in-process (the same run loop, bridge, reader thread and
+//! UI as on the device). Real video: a tiny clip made at test time with
+//! gst-launch-1.0 is registered as a verified cached course file and played
+//! from the trainer panel; decoded, non-black frames must reach the screen,
+//! scaled to fit it, and the end of the clip must end the play with the
+//! watched time recorded. Reader test: after the technician PIN, the next card
+//! on the simulated reader shows on the panel instead of being a tap. Its own
+//! test binary: the headless event loop serves other threads for one thread
+//! per process, so both run in one test.
 
+use microclass::app::run::spawn_reader;
 use microclass::app::{Input, Shell};
+use microclass::hw::sim::SimReader;
+use microclass::ui::controller::ReaderTestState;
 use microclass::clock::{Clock, SystemClock};
 use microclass::core::CoreConfig;
 use microclass::hw::sim::SimIndicator;
@@ -105,8 +110,10 @@ fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) ->
     }
 }
 
+const PIN: &str = "258036";
+
 #[test]
-fn a_cached_course_plays_real_frames_on_the_screen_and_its_end_records_the_watched_time() {
+fn the_headless_kiosk_plays_a_cached_course_for_real_and_runs_the_reader_test() {
     let dir = tempfile::tempdir().expect("tempdir");
     let clip = dir.path().join("course.mp4");
     make_clip(&clip);
@@ -129,12 +136,14 @@ fn a_cached_course_plays_real_frames_on_the_screen_and_its_end_records_the_watch
         utc_offset_s: 8 * 3600,
         quota_hours: 32,
         minutes_per_hour: 45,
-        pin_hash: None,
+        pin_hash: Some(microclass::provision::pin::hash_pin(PIN).expect("PIN hash")),
         device_facts: vec![],
         hub_configured: false,
         first_boot: false,
         cache_dir: Some(cache_dir),
     };
+    let (reader, card) = SimReader::new();
+    spawn_reader(Box::new(reader), tx.clone(), stop.clone()).expect("reader thread");
     let (ui_tx, ui_stop) = (tx.clone(), stop.clone());
     let kiosk = std::thread::spawn(move || {
         let video = Box::new(GstVideo { max_w: W, max_h: H, audio: AudioOut::Fake });
@@ -164,6 +173,22 @@ fn a_cached_course_plays_real_frames_on_the_screen_and_its_end_records_the_watch
     // The clip ends by itself: the core hears PlayStopped and shows the panel again.
     wait_for("the end of the clip", Duration::from_secs(10), || page(&ui).filter(|p| *p == Page::Trainer));
     assert_eq!(ui.query(q, |k| k.video_frame_size()).expect("frame size"), (0, 0), "the last frame left the screen");
+    ui.input(microclass::ui::Input::EndSession).expect("end");
+    wait_for("the idle screen", q, || page(&ui).filter(|p| *p == Page::Idle));
+
+    // Reader test from the PIN-opened technician panel, with the simulated reader.
+    ui.input(microclass::ui::Input::OpenTechnician).expect("pad");
+    for k in PIN.chars().map(String::from).chain(["ok".to_string()]) {
+        ui.input(microclass::ui::Input::PinKey(k)).expect("key");
+    }
+    wait_for("the technician panel", q, || page(&ui).filter(|p| *p == Page::Technician));
+    ui.input(microclass::ui::Input::ReaderTest).expect("reader test");
+    assert_eq!(ui.query(q, |k| k.view_state().reader_test).expect("state"), ReaderTestState::Waiting);
+    std::thread::sleep(Duration::from_millis(100)); // the loop arms the test
+    card.send(CardUid::parse("0A0B0C0D").expect("uid")).expect("card on the reader");
+    let shown = wait_for("the reader test result", q, || ui.query(q, |k| k.view_state().reader_test).ok().filter(|r| *r != ReaderTestState::Waiting));
+    assert_eq!(shown, ReaderTestState::Ok("0A0B0C0D".into()));
+    assert_eq!(page(&ui), Some(Page::Technician), "the test card was not a tap");
 
     stop.store(true, Ordering::SeqCst);
     let _ = tx.send(Input::Shutdown);
@@ -174,4 +199,6 @@ fn a_cached_course_plays_real_frames_on_the_screen_and_its_end_records_the_watch
         store.conn().query_row("SELECT watched_s, end_pos_s, completed FROM plays WHERE course_id = 'c-clip'", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).expect("one play");
     assert!((2..=3).contains(&watched), "watched {watched} s of a 3 s clip");
     assert_eq!((end_pos, completed), (3, 1), "played to the end");
+    let test_taps: i64 = store.conn().query_row("SELECT count(*) FROM taps WHERE uid = '0A0B0C0D'", [], |r| r.get(0)).expect("taps");
+    assert_eq!(test_taps, 0, "the reader test card is not recorded as a tap");
 }

@@ -128,6 +128,13 @@ fn pin_ok(hash: Option<&str>, pin: &str) -> bool {
     })
 }
 
+/// What a PIN typed on the technician pad asks of the core: the panel (through
+/// the core, so enrolment works as after a technician tap), or `None` for a
+/// wrong PIN (answer with `pin_rejected`).
+pub fn pin_event(hash: Option<&str>, pin: &str) -> Option<Event> {
+    pin_ok(hash, pin).then_some(Event::TechnicianUnlocked { by: Unlock::Pin })
+}
+
 /// How long the reader test waits for a card.
 pub const READER_TEST_WINDOW: Duration = Duration::from_secs(10);
 
@@ -207,9 +214,8 @@ fn bridge(inbox: Receiver<Bridge>, tx: Sender<Input>, setup: BridgeSetup, stop: 
                     }
                 }
                 UiAction::TechnicianPin(pin) => {
-                    // A good PIN opens the panel through the core, so enrolment works as after a technician tap.
-                    if pin_ok(pin_hash.as_deref(), &pin) {
-                        send(Event::TechnicianUnlocked { by: Unlock::Pin });
+                    if let Some(e) = pin_event(pin_hash.as_deref(), &pin) {
+                        send(e);
                     } else if let Err(e) = ui.pin_rejected() {
                         tracing::warn!(error = %e, "PIN answer not shown");
                     }
