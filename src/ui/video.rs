@@ -54,7 +54,7 @@ impl VideoSource for GstVideo {
 /// The one copy of a frame: from the decoder's buffer into the UI's.
 fn copy_frame(f: RgbFrame<'_>) -> Option<SharedPixelBuffer<Rgb8Pixel>> {
     let row = f.width as usize * 3;
-    if f.stride < row || f.data.len() < f.stride * (f.height as usize - 1) + row {
+    if f.width == 0 || f.height == 0 || f.stride < row || f.data.len() < f.stride * (f.height as usize - 1) + row {
         return None;
     }
     let mut buf = SharedPixelBuffer::<Rgb8Pixel>::new(f.width, f.height);
@@ -327,6 +327,7 @@ mod tests {
         let buf = copy_frame(RgbFrame { width: 2, height: 2, stride: 8, data: &data }).unwrap();
         assert_eq!(buf.as_bytes(), &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
         assert!(copy_frame(RgbFrame { width: 2, height: 2, stride: 8, data: &data[..12] }).is_none());
+        assert!(copy_frame(RgbFrame { width: 2, height: 0, stride: 8, data: &[] }).is_none(), "an empty frame is skipped, not a panic");
     }
 
     #[test]
