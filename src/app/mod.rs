@@ -21,6 +21,11 @@ pub enum Input {
     Event(Event),
     /// Resolve a course for the player (control socket `play`).
     Lookup { course_id: String, reply: Sender<Option<crate::core::PlayedCourse>> },
+    /// Resolve a course for the touchscreen player: the course, and its files in
+    /// `cache_dir` when every one of them is verified.
+    Playable { course_id: String, cache_dir: std::path::PathBuf, reply: Sender<Option<(crate::core::PlayedCourse, Option<Vec<std::path::PathBuf>>)>> },
+    /// Send the next card read within `within` to `reply` instead of tapping it (technician reader test).
+    ReaderTest { within: std::time::Duration, reply: Sender<CardUid> },
     /// The reader failed; shown as the reader-fault screen.
     ReaderFault(String),
     /// Stop the loop cleanly.

@@ -10,7 +10,7 @@ use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How the headless kiosk prints what it shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -39,25 +39,47 @@ impl Presenter for LinePresenter {
     }
 }
 
+/// A reader test waiting for a card: the next card read before `until` goes
+/// to `reply` instead of being a tap.
+struct ReaderTestArm {
+    reply: Sender<CardUid>,
+    until: Instant,
+}
+
+/// The reader test a card read at `now` answers, if one is waiting; an
+/// expired one is dropped (its caller has timed out).
+fn reader_test_for(arm: &mut Option<ReaderTestArm>, now: Instant) -> Option<Sender<CardUid>> {
+    arm.take().filter(|a| now < a.until).map(|a| a.reply)
+}
+
 /// Runs until `Input::Shutdown`, the `stop` flag, or all senders are gone.
 /// `on_iteration` runs once per loop turn (the service watchdog hangs here).
 pub fn run_loop(shell: &mut Shell, rx: Receiver<Input>, stop: Arc<AtomicBool>, tick: Duration, mut on_iteration: impl FnMut(&mut Shell)) {
+    let mut reader_test: Option<ReaderTestArm> = None;
     loop {
         if stop.load(Ordering::SeqCst) {
             break;
         }
         match rx.recv_timeout(tick) {
-            Ok(Input::Tap { uid, reply }) => {
-                let shown = shell.tap(uid);
-                if let Some(r) = reply {
-                    let line = match (&shown.screen, &shown.tap_id) {
-                        (Some(s), Some(id)) => format!("{id} {}", screen_line(s)),
-                        (Some(s), None) => format!("- {}", screen_line(s)),
-                        (None, _) => "- debounced (same card within the debounce window)".to_string(),
-                    };
-                    let _ = r.send(line);
+            Ok(Input::Tap { uid, reply }) if reader_test.is_some() => {
+                match reader_test_for(&mut reader_test, Instant::now()) {
+                    Some(test) => {
+                        tracing::info!(%uid, "reader test: card read");
+                        let _ = test.send(uid.clone());
+                        if let Some(r) = reply {
+                            let _ = r.send(format!("- reader test: card {uid} read"));
+                        }
+                    }
+                    None => tap(shell, uid, reply),
                 }
             }
+            Ok(Input::ReaderTest { within, reply }) => {
+                reader_test = Some(ReaderTestArm { reply, until: Instant::now() + within });
+            }
+            Ok(Input::Playable { course_id, cache_dir, reply }) => {
+                let _ = reply.send(shell.played_course(&course_id).map(|c| (c, shell.cached_files(&course_id, &cache_dir))));
+            }
+            Ok(Input::Tap { uid, reply }) => tap(shell, uid, reply),
             Ok(Input::Event(e)) => {
                 shell.event(e);
             }
@@ -74,6 +96,18 @@ pub fn run_loop(shell: &mut Shell, rx: Receiver<Input>, stop: Arc<AtomicBool>, t
             Err(RecvTimeoutError::Disconnected) => break,
         }
         on_iteration(shell);
+    }
+}
+
+fn tap(shell: &mut Shell, uid: CardUid, reply: Option<Sender<String>>) {
+    let shown = shell.tap(uid);
+    if let Some(r) = reply {
+        let line = match (&shown.screen, &shown.tap_id) {
+            (Some(s), Some(id)) => format!("{id} {}", screen_line(s)),
+            (Some(s), None) => format!("- {}", screen_line(s)),
+            (None, _) => "- debounced (same card within the debounce window)".to_string(),
+        };
+        let _ = r.send(line);
     }
 }
 
@@ -125,4 +159,23 @@ pub fn spawn_stdin_taps(tx: Sender<CardUid>) -> std::io::Result<()> {
         }
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waiting_reader_test_takes_the_next_card_once_and_only_before_its_deadline() {
+        let t0 = Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut arm = Some(ReaderTestArm { reply: tx.clone(), until: t0 + Duration::from_secs(10) });
+        let reply = reader_test_for(&mut arm, t0 + Duration::from_secs(9)).expect("in time");
+        reply.send(CardUid::parse("04A1").unwrap()).unwrap();
+        assert_eq!(rx.recv().unwrap().to_string(), "04A1");
+        assert!(reader_test_for(&mut arm, t0 + Duration::from_secs(9)).is_none(), "only the first card");
+        let mut late = Some(ReaderTestArm { reply: tx, until: t0 + Duration::from_secs(10) });
+        assert!(reader_test_for(&mut late, t0 + Duration::from_secs(10)).is_none());
+        assert!(late.is_none(), "an expired test is dropped");
+    }
 }

@@ -153,6 +153,14 @@ impl Shell {
         }
     }
 
+    /// The files of a course in `cache_dir` if every one is verified in the cache index.
+    pub fn cached_files(&self, course_id: &str, cache_dir: &std::path::Path) -> Option<Vec<std::path::PathBuf>> {
+        crate::library::index::playable(self.store.conn(), cache_dir, course_id).unwrap_or_else(|e| {
+            tracing::warn!(course_id, error = %e, "cache index lookup failed");
+            None
+        })
+    }
+
     /// Records a wall-clock jump (or sync change) and queues it for the hub.
     pub fn record_clock_event(&mut self, ev: &crate::clock_watch::ClockEvent) {
         let id = Ulid::from_parts(ev.at_ms.max(0) as u64, rand::random()).to_string();

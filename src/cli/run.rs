@@ -58,6 +58,10 @@ pub fn run(args: RunArgs, mut cfg: Config, log: Arc<dyn microclass::logging::Log
     if let Some(d) = &args.data_dir {
         cfg.device.data_dir = d.clone();
     }
+    if let Some(backend @ microclass::ui::backend::Backend::Linuxkms) = args.ui {
+        // Before the reader, socket and uplink start: a screen that cannot work fails at once.
+        microclass::ui::backend::preflight(backend).context("touchscreen UI")?;
+    }
     super::ensure_dir(&cfg.device.data_dir)?;
     let mut store = Store::open(&cfg.db_path()).with_context(|| format!("opening the database {}", cfg.db_path().display()))?;
     if args.demo && microclass::demo::load_if_empty(&mut store)? {

@@ -44,6 +44,7 @@ pub fn run(backend: Backend, size: (u32, u32), cfg: &Config, store: Store, clock
         ],
         hub_configured: !cfg.hub.url.is_empty(),
         first_boot: false,
+        cache_dir: Some(cfg.library.resolved(&d.data_dir).cache_dir),
     };
     tracing::info!(centre = %d.centre, device = %d.id, socket = %socket.display(), "kiosk running with its screen");
     kiosk::run(opts, shell, rx, tx, stop, inbox).context("touchscreen UI")?;

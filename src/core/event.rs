@@ -22,6 +22,13 @@ pub struct PlayedCourse {
     pub required: bool,
 }
 
+/// How a technician proved who they are without a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlock {
+    /// The technician PIN, checked by the shell against the configured hash.
+    Pin,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A card was presented to the reader.
@@ -38,6 +45,9 @@ pub enum Event {
     RatingGiven { stars: u8 },
     /// A member on the needs-survey screen picked topics.
     SurveyAnswered { topics: Vec<String> },
+    /// A technician opened the panel without a card (the shell checked the PIN):
+    /// the same panel and enrolment as a technician tap, with a shorter timeout.
+    TechnicianUnlocked { by: Unlock },
     /// The technician asks that the next tapped card be enrolled.
     BeginEnrol,
     /// The technician picked the member the pending card belongs to.

@@ -18,6 +18,12 @@ pub struct Ctx {
     pub fresh: Ulid,
 }
 
+/// The name the technician panel shows when it was opened with the PIN.
+pub const PIN_TECHNICIAN: &str = "PIN";
+/// A panel opened with the PIN locks again after this long without a touch
+/// (or sooner, when the configured panel timeout is shorter).
+pub const PIN_PANEL_MS: i64 = 60_000;
+
 /// Hands out the ids of one decision.
 pub(crate) struct Ids(Ulid);
 
@@ -65,6 +71,7 @@ impl Kiosk {
             }
             Event::RatingGiven { stars } => self.on_rating(stars, now, &mut ids),
             Event::SurveyAnswered { topics } => self.on_survey(topics, now, &mut ids),
+            Event::TechnicianUnlocked { by } => self.on_technician_unlocked(by, now),
             Event::BeginEnrol => self.on_begin_enrol(now),
             Event::EnrolCard { uid, member_id } => self.on_enrol(uid, member_id, now, &mut ids),
             Event::Dismiss => self.on_dismiss(),
@@ -108,6 +115,7 @@ impl Kiosk {
         let ms = match focus {
             Focus::Nobody => i64::MAX,
             Focus::Member { .. } | Focus::Rater { .. } => self.cfg.result_ms,
+            Focus::Technician { pin: true, .. } => self.cfg.panel_ms.min(PIN_PANEL_MS),
             Focus::Trainer { .. } | Focus::Technician { .. } => self.cfg.panel_ms,
         };
         self.st.focus = focus;

@@ -16,4 +16,4 @@ mod tests;
 pub use config::CoreConfig;
 pub use effect::*;
 pub use event::*;
-pub use kiosk::{Ctx, Kiosk};
+pub use kiosk::{Ctx, Kiosk, PIN_PANEL_MS, PIN_TECHNICIAN};

@@ -251,19 +251,29 @@ impl Kiosk {
         ]
     }
 
+    pub(crate) fn on_technician_unlocked(&mut self, by: crate::core::Unlock, now: Now) -> Vec<Effect> {
+        if self.st.play.is_some() {
+            return refused();
+        }
+        let crate::core::Unlock::Pin = by;
+        let name = super::kiosk::PIN_TECHNICIAN.to_string();
+        self.focus(Focus::Technician { name: name.clone(), enrolling: false, pending: None, pin: true }, now);
+        vec![Effect::Show(Screen::Technician { name }), Effect::Sound(Signal::Ok)]
+    }
+
     pub(crate) fn on_begin_enrol(&mut self, now: Now) -> Vec<Effect> {
-        let Focus::Technician { name, .. } = self.st.focus.clone() else { return refused() };
-        self.focus(Focus::Technician { name, enrolling: true, pending: None }, now);
+        let Focus::Technician { name, pin, .. } = self.st.focus.clone() else { return refused() };
+        self.focus(Focus::Technician { name, enrolling: true, pending: None, pin }, now);
         vec![Effect::Show(Screen::Enrol { uid: None })]
     }
 
     pub(crate) fn on_enrol(&mut self, uid: CardUid, member_id: String, now: Now, ids: &mut Ids) -> Vec<Effect> {
-        let Focus::Technician { name, pending, .. } = self.st.focus.clone() else { return refused() };
+        let Focus::Technician { name, pending, pin, .. } = self.st.focus.clone() else { return refused() };
         if pending.as_ref() != Some(&uid) {
             return refused();
         }
         let id = ids.next();
-        self.focus(Focus::Technician { name: name.clone(), enrolling: false, pending: None }, now);
+        self.focus(Focus::Technician { name: name.clone(), enrolling: false, pending: None, pin }, now);
         vec![
             Effect::Write(Record::CardEnrolled { uid: uid.clone(), member_id: member_id.clone(), at_ms: now.wall_ms }),
             Effect::Enqueue(payload::card_enrolled(&id, &uid, &member_id, now.wall_ms, now.synced)),

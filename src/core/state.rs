@@ -97,7 +97,8 @@ pub enum Focus {
     Nobody,
     Member { member: Member, year: YearSummary, mobile: bool },
     Trainer { member: Member },
-    Technician { name: String, enrolling: bool, pending: Option<CardUid> },
+    /// `pin`: opened with the technician PIN rather than a technician card.
+    Technician { name: String, enrolling: bool, pending: Option<CardUid>, pin: bool },
     Rater { member_id: String, name: String },
 }
 

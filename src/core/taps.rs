@@ -30,9 +30,9 @@ impl Kiosk {
         let tap_id = ids.next();
         let session_id = self.st.session.as_ref().map(|s| s.id.clone());
         let mut fx = tap_effects(&tap_id, &uid, None, TapOutcome::Unknown, session_id.as_deref(), false, None, None, now);
-        if let Focus::Technician { name, enrolling: true, .. } = &self.st.focus {
-            let name = name.clone();
-            self.focus(Focus::Technician { name, enrolling: true, pending: Some(uid.clone()) }, now);
+        if let Focus::Technician { name, enrolling: true, pin, .. } = &self.st.focus {
+            let (name, pin) = (name.clone(), *pin);
+            self.focus(Focus::Technician { name, enrolling: true, pending: Some(uid.clone()), pin }, now);
             fx.push(Effect::Show(Screen::Enrol { uid: Some(uid) }));
             fx.push(Effect::Sound(Signal::Ok));
         } else {
@@ -71,7 +71,7 @@ impl Kiosk {
             let mut fx = tap_effects(&tap_id, &uid, Some(&member), TapOutcome::TechnicianPanel, None, mobile, None, None, now);
             fx.push(Effect::Show(Screen::Technician { name: member.name.clone() }));
             fx.push(Effect::Sound(Signal::Ok));
-            self.focus(Focus::Technician { name: member.name, enrolling: false, pending: None }, now);
+            self.focus(Focus::Technician { name: member.name, enrolling: false, pending: None, pin: false }, now);
             return fx;
         }
         let tap_id = ids.next();

@@ -80,21 +80,71 @@ fn make(name: &str) -> Result<gst::Element, PlayerError> {
     gst::ElementFactory::make(name).build().map_err(|_| PlayerError::Init(format!("GStreamer element {name:?} is not installed")))
 }
 
+/// A decoded frame as the pipeline hands it over: packed RGB, rows `stride`
+/// bytes apart, valid only during the callback (copy what you keep).
+#[derive(Debug, Clone, Copy)]
+pub struct RgbFrame<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub stride: usize,
+    pub data: &'a [u8],
+}
+
+/// Called on a GStreamer streaming thread for every frame; must return quickly.
+pub type FrameCallback = Box<dyn Fn(RgbFrame<'_>) + Send + Sync>;
+
 impl GstPlayer {
     pub fn new(opts: GstOptions) -> Result<GstPlayer, PlayerError> {
+        Self::build(opts, None)
+    }
+
+    /// A player for a screen: the pipeline scales each frame to fit in
+    /// `max_w` x `max_h` (keeping its aspect, never enlarging) and converts it to
+    /// RGB, and `on_frame` gets it straight from the decoded buffer, so the only
+    /// copy is the one the callback makes. `opts.video` is ignored.
+    pub fn with_frames(opts: GstOptions, max_w: u32, max_h: u32, on_frame: FrameCallback) -> Result<GstPlayer, PlayerError> {
+        Self::build(GstOptions { video: VideoOut::AppSink, ..opts }, Some((max_w.max(2), max_h.max(2), on_frame)))
+    }
+
+    fn build(opts: GstOptions, frames: Option<(u32, u32, FrameCallback)>) -> Result<GstPlayer, PlayerError> {
         gst::init().map_err(|e| PlayerError::Init(e.to_string()))?;
         let playbin = make("playbin3")?;
         let mut appsink = None;
-        let video = match opts.video {
-            VideoOut::AppSink => {
+        let video = match (opts.video, frames) {
+            (VideoOut::AppSink, Some((max_w, max_h, on_frame))) => {
+                // Ranges, not sizes: videoscale keeps the picture's aspect and a
+                // small video stays small (the UI scales it when it draws).
+                let caps = gst::Caps::builder("video/x-raw")
+                    .field("format", "RGB")
+                    .field("width", gst::IntRange::new(1, max_w as i32))
+                    .field("height", gst::IntRange::new(1, max_h as i32))
+                    .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+                    .build();
+                let sink = gst_app::AppSink::builder().caps(&caps).max_buffers(1).drop(true).sync(opts.sync).build();
+                sink.set_callbacks(
+                    gst_app::AppSinkCallbacks::builder()
+                        .new_sample(move |sink| {
+                            let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                            if let Some(frame) = sample.caps().and_then(|c| gstreamer_video::VideoInfo::from_caps(c).ok()) {
+                                if let Some(map) = sample.buffer().and_then(|b| b.map_readable().ok()) {
+                                    on_frame(RgbFrame { width: frame.width(), height: frame.height(), stride: frame.stride()[0] as usize, data: map.as_slice() });
+                                }
+                            }
+                            Ok(gst::FlowSuccess::Ok)
+                        })
+                        .build(),
+                );
+                sink.upcast()
+            }
+            (VideoOut::AppSink, None) => {
                 let caps = gst::Caps::builder("video/x-raw").field("format", "RGBA").build();
                 let sink = gst_app::AppSink::builder().caps(&caps).max_buffers(2).drop(true).sync(opts.sync).build();
                 appsink = Some(sink.clone());
                 sink.upcast()
             }
-            VideoOut::Fake => make("fakesink")?,
-            VideoOut::Auto => make("autovideosink")?,
-            VideoOut::Kms => make("kmssink")?,
+            (VideoOut::Fake, _) => make("fakesink")?,
+            (VideoOut::Auto, _) => make("autovideosink")?,
+            (VideoOut::Kms, _) => make("kmssink")?,
         };
         if opts.video == VideoOut::Fake {
             video.set_property("sync", opts.sync);

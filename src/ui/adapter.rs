@@ -112,6 +112,17 @@ impl KioskUi {
         g::View::get(&self.0.window).set_video_frame(slint::Image::from_rgb8(frame));
     }
 
+    /// Takes the last video frame off the player screen.
+    pub fn clear_video_frame(&self) {
+        g::View::get(&self.0.window).set_video_frame(slint::Image::default());
+    }
+
+    /// The video frame the player screen shows now (size 0x0 when none).
+    pub fn video_frame_size(&self) -> (u32, u32) {
+        let s = g::View::get(&self.0.window).get_video_frame().size();
+        (s.width, s.height)
+    }
+
     pub fn pin_rejected(&self) {
         self.0.state.borrow_mut().ctl.pin_rejected();
         self.refresh();

@@ -5,6 +5,7 @@
 
 use super::adapter::{with_current, KioskUi};
 use super::ambient::{Ambient, Playback};
+use super::controller::Input;
 use super::UiError;
 use crate::core::Screen;
 use crate::model::CardUid;
@@ -52,6 +53,21 @@ impl UiHandle {
 
     pub fn reader_test_result(&self, result: Result<CardUid, String>) -> Result<(), UiError> {
         self.post(move |ui| ui.reader_test_result(result))
+    }
+
+    /// Feeds a touch as if it came from the screen (remote control, tests).
+    pub fn input(&self, input: Input) -> Result<(), UiError> {
+        self.post(move |ui| ui.input(input))
+    }
+
+    /// Asks the UI thread something and waits (bounded) for the answer.
+    /// Blocks the calling thread: never call it on the UI thread.
+    pub fn query<T: Send + 'static>(&self, timeout: Duration, f: impl FnOnce(&KioskUi) -> T + Send + 'static) -> Result<T, UiError> {
+        let (tx, rx) = mpsc::channel();
+        self.post(move |ui| {
+            let _ = tx.send(f(ui));
+        })?;
+        rx.recv_timeout(timeout).map_err(|_| UiError::EventLoop("the UI did not answer in time".into()))
     }
 
     pub fn tick(&self) -> Result<(), UiError> {

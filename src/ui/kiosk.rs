@@ -1,6 +1,7 @@
 //! The kiosk with its touchscreen: runs Slint on the calling (main) thread,
 //! the lead's kiosk loop on a worker thread, and a bridge thread that turns UI
-//! actions into loop inputs and drives the (simulated) player. The UI thread
+//! actions into loop inputs and drives the player (GStreamer for cached
+//! courses, simulated otherwise). The UI thread
 //! only ever posts messages; it never waits on the store, the player or the network.
 
 use super::adapter::KioskUi;
@@ -8,14 +9,16 @@ use super::ambient::{Ambient, DeviceFact, LibraryCourse, LinkState, RosterEntry}
 use super::backend::{self, Backend};
 use super::controller::UiAction;
 use super::handle::UiHandle;
-use super::sim_player::SimPlayer;
+use super::playing::VideoDesk;
+use super::video::{GstVideo, UiScreen, VideoSource};
 use super::UiError;
 use slint::ComponentHandle;
 use crate::app::run::run_loop;
 use crate::app::{Input, Presenter, Shell, Shown};
 use crate::clock::{Clock, SystemClock};
-use crate::core::{Event, Screen};
-use std::path::Path;
+use crate::core::{Event, Unlock};
+use crate::player::gst::AudioOut;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -37,6 +40,8 @@ pub struct UiOptions {
     pub device_facts: Vec<DeviceFact>,
     pub hub_configured: bool,
     pub first_boot: bool,
+    /// The verified video cache (`[library] cache_dir`); `None` plays every course simulated.
+    pub cache_dir: Option<PathBuf>,
 }
 
 enum Bridge {
@@ -123,82 +128,132 @@ fn pin_ok(hash: Option<&str>, pin: &str) -> bool {
     })
 }
 
-/// The bridge thread: UI actions to loop inputs, and the simulated player.
-fn bridge(inbox: Receiver<Bridge>, tx: Sender<Input>, pin_hash: Option<String>, stop: Arc<AtomicBool>) {
+/// What a PIN typed on the technician pad asks of the core: the panel (through
+/// the core, so enrolment works as after a technician tap), or `None` for a
+/// wrong PIN (answer with `pin_rejected`).
+pub fn pin_event(hash: Option<&str>, pin: &str) -> Option<Event> {
+    pin_ok(hash, pin).then_some(Event::TechnicianUnlocked { by: Unlock::Pin })
+}
+
+/// How long the reader test waits for a card.
+pub const READER_TEST_WINDOW: Duration = Duration::from_secs(10);
+
+/// Asks the kiosk loop for the next card read and shows it (or the timeout)
+/// on the technician panel, from a short-lived thread so the bridge goes on.
+fn reader_test(tx: &Sender<Input>, ui: &UiHandle) {
+    let (rtx, rrx) = mpsc::channel();
+    if tx.send(Input::ReaderTest { within: READER_TEST_WINDOW, reply: rtx }).is_err() {
+        return;
+    }
+    let answer = ui.clone();
+    let spawned = std::thread::Builder::new().name("reader-test".into()).spawn(move || {
+        let result = match rrx.recv_timeout(READER_TEST_WINDOW + Duration::from_millis(200)) {
+            Ok(uid) => Ok(uid),
+            // A newer test replaced this one: it answers instead.
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => Err(format!("{} 秒内没有读到卡片，请检查读卡器 / No card read within {} s: check the reader", READER_TEST_WINDOW.as_secs(), READER_TEST_WINDOW.as_secs())),
+        };
+        if let Err(e) = answer.reader_test_result(result) {
+            tracing::warn!(error = %e, "reader test result not shown");
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the reader test");
+        let _ = ui.reader_test_result(Err("读卡测试无法启动 / Reader test could not start".into()));
+    }
+}
+
+/// What the bridge needs besides its channels.
+struct BridgeSetup {
+    pin_hash: Option<String>,
+    /// The verified video cache; `None`: every course plays simulated.
+    cache_dir: Option<PathBuf>,
+    video: Box<dyn VideoSource>,
+}
+
+/// The bridge thread: UI actions to loop inputs, and the player.
+fn bridge(inbox: Receiver<Bridge>, tx: Sender<Input>, setup: BridgeSetup, stop: Arc<AtomicBool>) {
     let ui = UiHandle::new();
     let clock = SystemClock::new();
-    let mut player = SimPlayer::default();
-    let mut pending = None;
+    let BridgeSetup { pin_hash, cache_dir, video } = setup;
+    let mut desk = VideoDesk::new(video, Arc::new(UiScreen::new()));
     let send = |e: Event| {
         let _ = tx.send(Input::Event(e));
     };
     while !stop.load(Ordering::SeqCst) {
+        let wait = if desk.is_playing() { Duration::from_millis(200) } else { Duration::from_millis(500) };
+        let received = inbox.recv_timeout(wait);
         let now = clock.now().mono_ms;
-        match inbox.recv_timeout(Duration::from_millis(500)) {
+        match received {
             Ok(Bridge::Action(a)) => match a {
                 UiAction::Core(e) => send(e),
                 UiAction::PlayCourse { course_id } => {
                     let (rtx, rrx) = mpsc::channel();
-                    if tx.send(Input::Lookup { course_id: course_id.clone(), reply: rtx }).is_err() {
+                    let asked = match &cache_dir {
+                        Some(dir) => tx.send(Input::Playable { course_id: course_id.clone(), cache_dir: dir.clone(), reply: rtx }),
+                        None => {
+                            let (ltx, lrx) = mpsc::channel();
+                            let r = tx.send(Input::Lookup { course_id: course_id.clone(), reply: ltx });
+                            let _ = rtx.send(lrx.recv_timeout(Duration::from_secs(10)).ok().flatten().map(|c| (c, None)));
+                            r
+                        }
+                    };
+                    if asked.is_err() {
                         return;
                     }
                     match rrx.recv_timeout(Duration::from_secs(10)) {
-                        Ok(Some(course)) => {
-                            pending = Some(course.clone());
-                            send(Event::PlayStarted { course, position_s: 0 });
-                        }
+                        Ok(Some((course, files))) => send(desk.request(course, files)),
                         _ => tracing::warn!(%course_id, "cannot play: course not in the catalogue"),
                     }
                 }
-                UiAction::TogglePause => player.toggle_pause(now),
-                UiAction::Seek { delta_s } => player.seek(delta_s, now),
+                UiAction::TogglePause => desk.toggle_pause(now),
+                UiAction::Seek { delta_s } => desk.seek(delta_s, now),
                 UiAction::StopVideo => {
-                    if let Some(s) = player.stop(now) {
-                        send(Event::PlayStopped { position_s: s.position_s, watched_s: s.watched_s, reached_end: s.reached_end });
+                    if let Some(e) = desk.stop(now) {
+                        send(e);
                     }
                 }
                 UiAction::TechnicianPin(pin) => {
-                    let r = if pin_ok(pin_hash.as_deref(), &pin) { ui.show(Screen::Technician { name: "PIN".into() }) } else { ui.pin_rejected() };
-                    if let Err(e) = r {
+                    if let Some(e) = pin_event(pin_hash.as_deref(), &pin) {
+                        send(e);
+                    } else if let Err(e) = ui.pin_rejected() {
                         tracing::warn!(error = %e, "PIN answer not shown");
                     }
                 }
-                UiAction::ReaderTest => {
-                    let _ = ui.reader_test_result(Err("reader test is not wired to the reader thread yet".into()));
-                }
+                UiAction::ReaderTest => reader_test(&tx, &ui),
                 UiAction::SyncNow => tracing::info!("sync requested from the technician panel (no uplink in this build)"),
                 UiAction::LanguageChanged(l) => tracing::info!(lang = l.code(), "language changed"),
                 UiAction::Provision(form) => tracing::info!(district = %form.district, centre = %form.centre, device = %form.device, "first-boot wizard confirmed"),
             },
             Ok(Bridge::Shown { play, stop: stop_video }) => {
                 if stop_video {
-                    player.stop(now);
+                    desk.core_stopped(now);
                 }
                 if let Some(id) = play {
-                    match pending.take().filter(|c: &crate::core::PlayedCourse| c.id == id) {
-                        Some(course) => player.start(course, 0, now),
-                        None => tracing::warn!(course_id = %id, "the core started a video the UI did not ask for"),
+                    if let Some(e) = desk.core_started(&id, now) {
+                        send(e);
                     }
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
-        if player.is_playing() {
-            let now = clock.now().mono_ms;
-            let _ = ui.set_playback(player.playback(now));
-            if player.at_end(now) {
-                if let Some(s) = player.stop(now) {
-                    send(Event::PlayStopped { position_s: s.position_s, watched_s: s.watched_s, reached_end: true });
-                }
-            }
+        if let Some(e) = desk.poll(clock.now().mono_ms) {
+            send(e);
         }
     }
 }
 
 /// Runs the kiosk with its screen until the window closes or `stop` is set.
-/// Must be called on the main thread (Slint owns it).
-pub fn run(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx: Sender<Input>, stop: Arc<AtomicBool>, inbox: BridgeInbox) -> Result<(), UiError> {
+/// Must be called on the main thread (Slint owns it). Cached courses play
+/// with GStreamer, scaled to the screen.
+pub fn run(opts: UiOptions, shell: Shell, rx: Receiver<Input>, tx: Sender<Input>, stop: Arc<AtomicBool>, inbox: BridgeInbox) -> Result<(), UiError> {
+    let video = Box::new(GstVideo { max_w: opts.width, max_h: opts.height, audio: AudioOut::Auto });
+    run_with_video(opts, shell, rx, tx, stop, inbox, video)
+}
+
+/// As [`run`], with the player for cached courses given.
+pub fn run_with_video(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx: Sender<Input>, stop: Arc<AtomicBool>, inbox: BridgeInbox, video: Box<dyn VideoSource>) -> Result<(), UiError> {
     let (chosen, headless) = backend::select(opts.backend, opts.width, opts.height)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let actions = inbox.tx.clone();
@@ -244,8 +299,8 @@ pub fn run(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx: Sender<In
     })?;
     let bridge_stop = stop.clone();
     let bridge_tx = tx.clone();
-    let pin_hash = opts.pin_hash.clone();
-    std::thread::Builder::new().name("ui-bridge".into()).spawn(move || bridge(inbox.rx, bridge_tx, pin_hash, bridge_stop))?;
+    let setup = BridgeSetup { pin_hash: opts.pin_hash.clone(), cache_dir: opts.cache_dir.clone(), video };
+    std::thread::Builder::new().name("ui-bridge".into()).spawn(move || bridge(inbox.rx, bridge_tx, setup, bridge_stop))?;
 
     // Once a second: the header clock, UI-page timeouts, and SIGTERM.
     let timer = slint::Timer::default();

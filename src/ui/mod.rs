@@ -15,9 +15,11 @@ pub mod handle;
 pub mod headless;
 pub mod kiosk;
 pub mod lang;
+pub mod playing;
 pub mod library;
 pub mod samples;
 pub mod sim_player;
+pub mod video;
 pub mod view;
 pub mod wizard;
 

@@ -30,6 +30,7 @@ struct Rig {
     shell: Shell,
     shown: Arc<Mutex<Vec<Shown>>>,
     player: SimPlayer,
+    pin_hash: String,
     _dir: tempfile::TempDir,
 }
 
@@ -43,7 +44,8 @@ impl Rig {
         let clock: Arc<dyn Clock> = Arc::new(kit.clock.clone());
         let shell = Shell::new(CoreConfig::defaults("demo-centre", "ui-test"), store, clock, Box::new(SimIndicator::default()), Box::new(Collect(shown.clone())))
             .expect("shell");
-        Rig { kit, shell, shown, player: SimPlayer::default(), _dir: dir }
+        let pin_hash = microclass::provision::pin::hash_pin(PIN).expect("PIN hash");
+        Rig { kit, shell, shown, player: SimPlayer::default(), pin_hash, _dir: dir }
     }
 
     fn now_mono(&self) -> i64 {
@@ -85,6 +87,12 @@ impl Rig {
                         let st = self.player.stop(self.now_mono()).expect("a video was playing");
                         self.shell.event(Event::PlayStopped { position_s: st.position_s, watched_s: st.watched_s, reached_end: st.reached_end });
                     }
+                    UiAction::TechnicianPin(pin) => match microclass::ui::kiosk::pin_event(Some(&self.pin_hash), &pin) {
+                        Some(e) => {
+                            self.shell.event(e);
+                        }
+                        None => self.kit.ui.pin_rejected(),
+                    },
                     UiAction::LanguageChanged(_) => {}
                     other => panic!("unexpected action {other:?}"),
                 }
@@ -126,6 +134,7 @@ const ZHANG: &str = "04A1B2C3";
 const WANG: &str = "04A1B2C4";
 const LI: &str = "04A1B2C5";
 const TRAINER: &str = "0411223344";
+const PIN: &str = "258036";
 
 #[test]
 fn a_member_tap_shows_the_result_and_the_screen_returns_to_idle() {
@@ -226,4 +235,40 @@ fn a_trainer_runs_a_session_with_a_video_and_two_members_rate_it() {
         rows.map(|r| r.expect("row")).collect()
     };
     assert_eq!(stars, vec![5, 4]);
+}
+
+#[test]
+fn a_technician_who_enters_the_pin_enrols_an_unknown_card_for_a_member() {
+    let mut rig = Rig::new();
+    rig.actions().invoke_open_technician();
+    rig.pump();
+    assert_eq!(rig.kit.ui.page(), Page::Pin);
+    for k in ["2", "5", "8", "0", "3", "7", "ok"] {
+        rig.actions().invoke_pin_key(k.into());
+        rig.pump();
+    }
+    assert_eq!(rig.kit.ui.page(), Page::Pin, "a wrong PIN keeps the pad");
+    assert!(rig.kit.ui.view_state().pin_wrong);
+    for k in PIN.chars().map(String::from).chain(["ok".to_string()]) {
+        rig.actions().invoke_pin_key(k.into());
+        rig.pump();
+    }
+    assert_eq!(rig.kit.ui.page(), Page::Technician);
+
+    rig.actions().invoke_begin_enrol();
+    rig.pump();
+    assert_eq!(rig.kit.ui.page(), Page::Enrol);
+    rig.tap("0A0B0C0D");
+    assert_eq!(rig.kit.ui.page(), Page::Enrol);
+    assert_eq!(rig.kit.ui.view_state().card_uid, "0A0B0C0D");
+    rig.actions().invoke_enrol_member("m004".into());
+    rig.pump();
+    assert_eq!(rig.kit.ui.page(), Page::Technician, "back on the panel after enrolling");
+    let owner: String = rig.shell.store().conn().query_row("SELECT member_id FROM cards WHERE uid = '0A0B0C0D'", [], |r| r.get(0)).expect("card enrolled");
+    assert_eq!(owner, "m004");
+
+    rig.wait_s(61);
+    rig.wait_s(5);
+    rig.tap("0A0B0C0E");
+    assert_eq!(rig.kit.ui.page(), Page::UnknownCard, "the PIN panel locked itself: a new card is not enrolled");
 }

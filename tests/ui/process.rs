@@ -72,3 +72,83 @@ fn the_headless_kiosk_saves_its_live_screen_on_request() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    let cfg = dir.join("config.toml");
+    let data = dir.join("data");
+    std::fs::write(&cfg, format!("[device]\ncentre = \"demo-centre\"\nid = \"ui-2\"\ndata_dir = {:?}\n\n[board]\nkind = \"sim\"\n", data.display().to_string())).expect("config");
+    cfg
+}
+
+fn has_display_device() -> bool {
+    let any = |dir: &str, prefix: &str| std::fs::read_dir(dir).map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with(prefix))).unwrap_or(false);
+    any("/dev/dri", "card") || any("/dev", "fb")
+}
+
+#[test]
+fn kms_on_a_machine_without_a_display_device_fails_at_start_with_the_reason() {
+    if has_display_device() {
+        eprintln!("skipped: this machine has a DRM card or framebuffer");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path());
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--demo", "--no-stdin", "--ui", "linuxkms"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the kiosk");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "it must not start: {err}");
+    assert!(err.contains("/dev/dri") && err.contains("--ui headless"), "the reason and the way out: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!dir.path().join("data/control.sock").exists(), "nothing was started before the check");
+}
+
+#[test]
+fn auto_without_a_display_falls_back_to_headless_and_says_so() {
+    if has_display_device() {
+        eprintln!("skipped: this machine has a DRM card or framebuffer");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path());
+    let child = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--demo", "--no-stdin", "--ui", "auto"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the kiosk");
+    let mut guard = Kill(child);
+    let stderr = guard.0.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let t = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        let left = Duration::from_secs(20).saturating_sub(t.elapsed());
+        let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("no headless log line; got:\n{}", seen.join("\n")));
+        if line.contains("runs headless") {
+            break;
+        }
+        seen.push(line);
+    }
+    let t = Instant::now();
+    while !dir.path().join("data/control.sock").exists() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the headless kiosk never opened its control socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

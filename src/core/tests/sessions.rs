@@ -135,3 +135,54 @@ fn a_member_answers_the_needs_survey() {
     let fx = r.ev(Event::SurveyAnswered { topics: vec!["党史".into(), "".into()] });
     assert!(records(&fx).iter().any(|r| matches!(r, Record::Survey { topics, .. } if topics == &vec!["党史".to_string()])));
 }
+
+#[test]
+fn a_technician_who_entered_the_pin_can_enrol_an_unknown_card() {
+    let mut r = Rig::new();
+    let fx = r.ev(Event::TechnicianUnlocked { by: Unlock::Pin });
+    assert_eq!(screen(&fx), Some(Screen::Technician { name: PIN_TECHNICIAN.into() }));
+    assert!(records(&fx).is_empty(), "a PIN is not a tap: no tap row");
+    assert_eq!(screen(&r.ev(Event::BeginEnrol)), Some(Screen::Enrol { uid: None }));
+    let fx = r.tap_unknown("0A0B0C0D");
+    assert!(matches!(screen(&fx), Some(Screen::Enrol { uid: Some(_) })));
+    let uid = crate::model::CardUid::parse("0A0B0C0D").unwrap();
+    let fx = r.ev(Event::EnrolCard { uid: uid.clone(), member_id: "m1".into() });
+    assert!(records(&fx).contains(&Record::CardEnrolled { uid, member_id: "m1".into(), at_ms: r.wall }));
+    assert_eq!(screen(&fx), Some(Screen::Technician { name: PIN_TECHNICIAN.into() }));
+}
+
+#[test]
+fn without_the_pin_or_a_technician_card_enrolment_is_refused() {
+    let mut r = Rig::new();
+    assert_eq!(r.ev(Event::BeginEnrol), vec![Effect::Sound(crate::hw::Signal::Error)]);
+}
+
+#[test]
+fn a_pin_opened_panel_locks_again_after_its_short_timeout() {
+    let mut r = Rig::new();
+    r.ev(Event::TechnicianUnlocked { by: Unlock::Pin });
+    r.ev(Event::BeginEnrol);
+    r.advance_s(PIN_PANEL_MS / 1000 - 1);
+    assert_eq!(screen(&r.ev(Event::Tick)), None, "still open just before the timeout");
+    r.advance_s(1);
+    assert_eq!(screen(&r.ev(Event::Tick)), Some(Screen::Idle));
+    assert_eq!(r.ev(Event::BeginEnrol), vec![Effect::Sound(crate::hw::Signal::Error)], "locked: enrolment needs the PIN again");
+    let fx = r.tap_unknown("0A0B0C0D");
+    assert!(matches!(screen(&fx), Some(Screen::UnknownCard { .. })));
+}
+
+#[test]
+fn a_technician_card_keeps_the_longer_panel_timeout() {
+    let mut r = Rig::new();
+    r.tap(&member("x1", "陈工", &[Role::Technician]));
+    r.advance_s(PIN_PANEL_MS / 1000);
+    assert_eq!(screen(&r.ev(Event::Tick)), None, "the configured panel timeout is longer than the PIN's");
+}
+
+#[test]
+fn the_pin_cannot_open_the_panel_while_a_video_plays() {
+    let mut r = Rig::new();
+    r.tap(&member("m1", "张伟", &[]));
+    r.ev(Event::PlayStarted { course: course("c", 15), position_s: 0 });
+    assert_eq!(r.ev(Event::TechnicianUnlocked { by: Unlock::Pin }), vec![Effect::Sound(crate::hw::Signal::Error)]);
+}
