@@ -75,7 +75,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let fallback = args.data_dir.clone().unwrap_or_else(cli::demo_data_dir);
             let sim = matches!(args.board, Some(cli::run::BoardArg::Sim));
             let cfg = cli::load_config(config, sim.then_some(fallback.as_path()))?;
-            cli::run::run(args, cfg)?;
+            cli::run::run(args, cfg, cli::config_path(config))?;
         }
         Command::Tap(args) => {
             let socket = match &args.socket {

@@ -54,6 +54,10 @@ impl UiHandle {
         self.post(move |ui| ui.reader_test_result(result))
     }
 
+    pub fn provision_failed(&self, message: String) -> Result<(), UiError> {
+        self.post(move |ui| ui.provision_failed(message))
+    }
+
     pub fn tick(&self) -> Result<(), UiError> {
         self.post(|ui| ui.tick())
     }

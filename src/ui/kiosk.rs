@@ -7,7 +7,9 @@ use super::adapter::KioskUi;
 use super::ambient::{Ambient, DeviceFact, LibraryCourse, LinkState, RosterEntry};
 use super::backend::{self, Backend};
 use super::controller::UiAction;
+use super::feed::{link_state, Feed};
 use super::handle::UiHandle;
+use super::ops::Ops;
 use super::sim_player::SimPlayer;
 use super::UiError;
 use slint::ComponentHandle;
@@ -15,7 +17,7 @@ use crate::app::run::run_loop;
 use crate::app::{Input, Presenter, Shell, Shown};
 use crate::clock::{Clock, SystemClock};
 use crate::core::{Event, Screen};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -36,6 +38,10 @@ pub struct UiOptions {
     /// Lines for the technician's device panel.
     pub device_facts: Vec<DeviceFact>,
     pub hub_configured: bool,
+    /// The running uplink (link state, last sync, "sync now").
+    pub hub: Option<crate::uplink::UplinkMonitor>,
+    /// The config file the first-boot wizard writes (`None`: demo config).
+    pub config_path: Option<PathBuf>,
     pub first_boot: bool,
 }
 
@@ -85,8 +91,18 @@ pub fn screenshot_to(path: &Path) -> Result<usize, UiError> {
     Ok(png.len())
 }
 
-fn initial_ambient(opts: &UiOptions, shell: &Shell) -> Ambient {
+fn initial_ambient(opts: &UiOptions, shell: &Shell, feed: &mut Feed) -> Ambient {
     let store = shell.store();
+    let now_ms = SystemClock::new().now().wall_ms;
+    let schedule = feed.schedule(store, now_ms).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "schedule unavailable");
+        None
+    });
+    let cached = feed.cached(store).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "course cache index unavailable");
+        None
+    });
+    let status = opts.hub.as_ref().map(|h| h.status());
     let courses = store.courses().unwrap_or_else(|e| {
         tracing::warn!(error = %e, "course list unavailable");
         Vec::new()
@@ -97,12 +113,20 @@ fn initial_ambient(opts: &UiOptions, shell: &Shell) -> Ambient {
     });
     Ambient {
         centre: opts.centre_name.clone(),
-        now_ms: SystemClock::new().now().wall_ms,
+        now_ms,
         utc_offset_s: opts.utc_offset_s,
-        link: if opts.hub_configured { LinkState::Connecting } else { LinkState::Offline },
+        schedule: schedule.unwrap_or_default(),
+        link: match &status {
+            Some(st) => link_state(Some(st)),
+            None if opts.hub_configured => LinkState::Connecting,
+            None => LinkState::Offline,
+        },
+        last_sync_ms: status.and_then(|s| s.last_sync_ms),
         backlog: store.backlog().map(|n| n.max(0) as u64).unwrap_or(0),
-        // The cache index belongs to the downloader; until it reports, nothing counts as cached.
-        courses: courses.into_iter().map(|course| LibraryCourse { course, cached: false }).collect(),
+        courses: courses
+            .into_iter()
+            .map(|course| LibraryCourse { cached: cached.as_ref().is_some_and(|c| c.contains(&course.id)), course })
+            .collect(),
         roster: roster.into_iter().map(|m| RosterEntry { id: m.id, name: m.name, branch: m.branch }).collect(),
         device: opts.device_facts.clone(),
         quota_hours: opts.quota_hours,
@@ -110,6 +134,38 @@ fn initial_ambient(opts: &UiOptions, shell: &Shell) -> Ambient {
         first_boot: opts.first_boot,
         ..Ambient::default()
     }
+}
+
+/// The kiosk loop's periodic refresh of what every screen shows: backlog,
+/// hub link and last sync, today's schedule, cached courses. Cheap queries;
+/// only changes are posted to the UI.
+fn refresh_ambient(handle: &UiHandle, shell: &Shell, feed: &mut Feed, hub: Option<&crate::uplink::UplinkMonitor>) {
+    let store = shell.store();
+    let backlog = store.backlog().map(|n| n.max(0) as u64).unwrap_or(0);
+    let status = hub.map(|h| h.status());
+    let schedule = feed.schedule(store, shell.now().wall_ms).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "schedule unavailable");
+        None
+    });
+    let cached = feed.cached(store).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "course cache index unavailable");
+        None
+    });
+    let _ = handle.update_ambient(move |a| {
+        a.backlog = backlog;
+        if let Some(st) = &status {
+            a.link = link_state(Some(st));
+            a.last_sync_ms = st.last_sync_ms.or(a.last_sync_ms);
+        }
+        if let Some(items) = schedule {
+            a.schedule = items;
+        }
+        if let Some(cached) = cached {
+            for c in &mut a.courses {
+                c.cached = cached.contains(&c.course.id);
+            }
+        }
+    });
 }
 
 fn pin_ok(hash: Option<&str>, pin: &str) -> bool {
@@ -124,7 +180,7 @@ fn pin_ok(hash: Option<&str>, pin: &str) -> bool {
 }
 
 /// The bridge thread: UI actions to loop inputs, and the simulated player.
-fn bridge(inbox: Receiver<Bridge>, tx: Sender<Input>, pin_hash: Option<String>, stop: Arc<AtomicBool>) {
+fn bridge(inbox: Receiver<Bridge>, tx: Sender<Input>, pin_hash: Option<String>, stop: Arc<AtomicBool>, ops: Ops) {
     let ui = UiHandle::new();
     let clock = SystemClock::new();
     let mut player = SimPlayer::default();
@@ -166,9 +222,14 @@ fn bridge(inbox: Receiver<Bridge>, tx: Sender<Input>, pin_hash: Option<String>, 
                 UiAction::ReaderTest => {
                     let _ = ui.reader_test_result(Err("reader test is not wired to the reader thread yet".into()));
                 }
-                UiAction::SyncNow => tracing::info!("sync requested from the technician panel (no uplink in this build)"),
+                UiAction::SyncNow => ops.sync_now(&ui),
                 UiAction::LanguageChanged(l) => tracing::info!(lang = l.code(), "language changed"),
-                UiAction::Provision(form) => tracing::info!(district = %form.district, centre = %form.centre, device = %form.device, "first-boot wizard confirmed"),
+                UiAction::Provision(form) => {
+                    if let Err(e) = ops.provision(&form) {
+                        tracing::warn!(error = %e, "first-boot provisioning failed");
+                        let _ = ui.provision_failed(e);
+                    }
+                }
             },
             Ok(Bridge::Shown { play, stop: stop_video }) => {
                 if stop_video {
@@ -205,7 +266,8 @@ pub fn run(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx: Sender<In
     let ui = KioskUi::new(clock.clone(), move |a| {
         let _ = actions.send(Bridge::Action(a));
     })?;
-    ui.set_ambient(initial_ambient(&opts, &shell));
+    let mut feed = Feed::new(opts.utc_offset_s);
+    ui.set_ambient(initial_ambient(&opts, &shell, &mut feed));
     if chosen == Backend::Winit {
         // A desktop window of the panel's size; KMS takes the display's size.
         ui.window().window().set_size(slint::PhysicalSize::new(opts.width, opts.height));
@@ -222,6 +284,7 @@ pub fn run(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx: Sender<In
     let loop_stop = stop.clone();
     let handle = UiHandle::new();
     let service_clock = clock.clone();
+    let hub = opts.hub.clone();
     let worker = std::thread::Builder::new().name("kiosk-loop".into()).spawn(move || {
         let mut last = std::time::Instant::now();
         // The watchdog is fed from this loop, so a wedged kiosk loop restarts the service.
@@ -235,8 +298,7 @@ pub fn run(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx: Sender<In
             }
             if last.elapsed() >= Duration::from_secs(2) {
                 last = std::time::Instant::now();
-                let backlog = shell.store().backlog().map(|n| n.max(0) as u64).unwrap_or(0);
-                let _ = handle.update_ambient(move |a| a.backlog = backlog);
+                refresh_ambient(&handle, shell, &mut feed, hub.as_ref());
             }
         });
         service.stopping();
@@ -245,7 +307,8 @@ pub fn run(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx: Sender<In
     let bridge_stop = stop.clone();
     let bridge_tx = tx.clone();
     let pin_hash = opts.pin_hash.clone();
-    std::thread::Builder::new().name("ui-bridge".into()).spawn(move || bridge(inbox.rx, bridge_tx, pin_hash, bridge_stop))?;
+    let ops = Ops::new(opts.hub.clone(), opts.config_path.clone(), stop.clone());
+    std::thread::Builder::new().name("ui-bridge".into()).spawn(move || bridge(inbox.rx, bridge_tx, pin_hash, bridge_stop, ops))?;
 
     // Once a second: the header clock, UI-page timeouts, and SIGTERM.
     let timer = slint::Timer::default();
