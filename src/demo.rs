@@ -1,8 +1,10 @@
 //! A small demonstration district: a roster with Chinese names, trainers, a
-//! technician, a visiting member from another centre, and a few courses. Lets
-//! a new user see the kiosk do something real in the first minute.
+//! technician, a visiting member from another centre, a few courses and a
+//! week of classes from today. Lets a new user see the kiosk do something real
+//! in the first minute.
 
-use crate::model::{CardUid, Course, Member, Role};
+use crate::model::{CardUid, Course, Member, Millis, Role, ScheduleEntry};
+use crate::store::schedule::local_day;
 use crate::store::{Store, StoreError};
 
 /// (member id, name, branch, home centre, roles, card UID)
@@ -66,4 +68,69 @@ pub fn load_if_empty(store: &mut Store) -> Result<bool, StoreError> {
     store.replace_roster(&members(), 1)?;
     store.replace_courses(&courses(), 1)?;
     Ok(true)
+}
+
+/// Days of demo classes written from today on.
+pub const SCHEDULE_DAYS: i64 = 7;
+
+/// Three classes a day (09:00, 14:30, 19:00 local time) for `SCHEDULE_DAYS`
+/// days from the local day of `now_ms`.
+pub fn schedule(now_ms: Millis, utc_offset_s: i32) -> Vec<ScheduleEntry> {
+    const SLOTS: &[(i64, i64, &str, &str, &str)] = &[
+        (9 * 60, 45, "党史学习：百年奋斗", "t001", "c-history"),
+        (14 * 60 + 30, 15, "党章党规微党课", "t002", "c-rules"),
+        (19 * 60, 90, "基层治理政策解读", "t001", "c-policy"),
+    ];
+    let (today, _) = local_day(now_ms, utc_offset_s);
+    let mut out = Vec::new();
+    for day in 0..SCHEDULE_DAYS {
+        let base = today + day * 86_400_000;
+        for (i, (minute, length, title, trainer, course)) in SLOTS.iter().enumerate() {
+            let starts_ms = base + minute * 60_000;
+            let date = chrono::DateTime::from_timestamp_millis(base + i64::from(utc_offset_s) * 1000).map(|d| d.format("%Y%m%d").to_string()).unwrap_or_default();
+            out.push(ScheduleEntry {
+                id: format!("demo-{date}-{}", i + 1),
+                title: (*title).into(),
+                starts_ms,
+                ends_ms: starts_ms + length * 60_000,
+                trainer_id: Some((*trainer).into()),
+                courses: vec![(*course).into()],
+            });
+        }
+    }
+    out
+}
+
+/// Writes the demo week of classes unless classes are already planned from
+/// today on (a hub schedule, or the demo week written earlier). Version 0 so
+/// any schedule the hub signs replaces it.
+pub fn load_schedule_if_empty(store: &mut Store, now_ms: Millis, utc_offset_s: i32) -> Result<bool, StoreError> {
+    let (today, _) = local_day(now_ms, utc_offset_s);
+    if !store.schedule_between(today, today + SCHEDULE_DAYS * 86_400_000)?.is_empty() {
+        return Ok(false);
+    }
+    store.replace_schedule(&schedule(now_ms, utc_offset_s), 0)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_week_starts_today_and_is_written_only_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("m.db")).unwrap();
+        load_if_empty(&mut store).unwrap();
+        // 2026-03-02 10:00 in Beijing.
+        let now = 1_772_416_800_000;
+        assert!(load_schedule_if_empty(&mut store, now, 8 * 3600).unwrap());
+        let (from, to) = local_day(now, 8 * 3600);
+        let today = store.schedule_between(from, to).unwrap();
+        let titles: Vec<(&str, Option<&str>)> = today.iter().map(|c| (c.entry.id.as_str(), c.trainer_name.as_deref())).collect();
+        assert_eq!(titles, vec![("demo-20260302-1", Some("李老师")), ("demo-20260302-2", Some("周老师")), ("demo-20260302-3", Some("李老师"))]);
+        assert_eq!(today[0].entry.starts_ms, from + 9 * 3_600_000);
+        assert!(!load_schedule_if_empty(&mut store, now + 86_400_000, 8 * 3600).unwrap(), "tomorrow still has demo classes");
+        assert_eq!(store.schedule_between(from, from + SCHEDULE_DAYS * 86_400_000).unwrap().len(), 3 * SCHEDULE_DAYS as usize);
+    }
 }

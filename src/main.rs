@@ -74,7 +74,7 @@ fn dispatch(cli: Cli, log: std::sync::Arc<dyn microclass::logging::LogControl>) 
             let fallback = args.data_dir.clone().unwrap_or_else(cli::demo_data_dir);
             let sim = matches!(args.board, Some(cli::run::BoardArg::Sim));
             let cfg = cli::load_config(config, sim.then_some(fallback.as_path()))?;
-            cli::run::run(args, cfg, log)?;
+            cli::run::run(args, cfg, cli::config_path(config), log)?;
         }
         Command::Tap(args) => {
             let socket = match &args.socket {

@@ -159,6 +159,21 @@ pub struct CourseFile {
     pub sha256: String,
 }
 
+/// One planned class at a centre, as the hub's signed schedule lists it
+/// (times in UTC milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleEntry {
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    #[serde(default)]
+    pub trainer_id: Option<String>,
+    #[serde(default)]
+    pub courses: Vec<String>,
+}
+
 /// A course the member still owes this year.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwedCourse {

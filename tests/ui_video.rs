@@ -139,6 +139,8 @@ fn the_headless_kiosk_plays_a_cached_course_for_real_and_runs_the_reader_test() 
         pin_hash: Some(microclass::provision::pin::hash_pin(PIN).expect("PIN hash")),
         device_facts: vec![],
         hub_configured: false,
+        hub: None,
+        config_path: None,
         first_boot: false,
         cache_dir: Some(cache_dir),
     };

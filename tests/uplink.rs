@@ -237,6 +237,8 @@ mod security;
 mod downlink;
 #[path = "uplink_cases/schemas.rs"]
 mod schemas;
+#[path = "uplink_cases/sync_now.rs"]
+mod sync_now;
 
 /// Stops an uplink after checking its packet-id bookkeeping never slipped.
 fn finish(up: UplinkHandle) {

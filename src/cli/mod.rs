@@ -46,6 +46,14 @@ pub fn load_config(path: Option<&Path>, sim_fallback: Option<&Path>) -> Result<C
     }
 }
 
+/// The config file `load_config` reads, if any (`None`: the demo configuration).
+pub fn config_path(path: Option<&Path>) -> Option<PathBuf> {
+    match path {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.exists()),
+    }
+}
+
 /// The data dir for the demo configuration.
 pub fn demo_data_dir() -> PathBuf {
     PathBuf::from("microclass-data")

@@ -49,7 +49,8 @@ pub enum BoardArg {
     Pi,
 }
 
-pub fn run(args: RunArgs, mut cfg: Config, log: Arc<dyn microclass::logging::LogControl>) -> Result<()> {
+/// `config_path`: the file `cfg` came from (`None` for the demo configuration).
+pub fn run(args: RunArgs, mut cfg: Config, config_path: Option<PathBuf>, log: Arc<dyn microclass::logging::LogControl>) -> Result<()> {
     match args.board {
         Some(BoardArg::Sim) => cfg.board.kind = BoardKind::Sim,
         Some(BoardArg::Pi) => cfg.board.kind = BoardKind::Pi,
@@ -66,6 +67,9 @@ pub fn run(args: RunArgs, mut cfg: Config, log: Arc<dyn microclass::logging::Log
     let mut store = Store::open(&cfg.db_path()).with_context(|| format!("opening the database {}", cfg.db_path().display()))?;
     if args.demo && microclass::demo::load_if_empty(&mut store)? {
         tracing::info!("loaded the demo roster and catalogue");
+    }
+    if args.demo && microclass::demo::load_schedule_if_empty(&mut store, SystemClock::new().now().wall_ms, cfg.device.utc_offset_minutes * 60)? {
+        tracing::info!("loaded a demo week of classes");
     }
 
     let (tx, rx) = mpsc::channel::<Input>();
@@ -96,7 +100,8 @@ pub fn run(args: RunArgs, mut cfg: Config, log: Arc<dyn microclass::logging::Log
         tracing::info!(hub = %cfg.hub.url, "hub uplink started");
     }
     if let Some(backend) = args.ui {
-        let r = super::ui::run(backend, args.ui_size, &cfg, store, clock, indicator, rx, tx, stop, &socket);
+        let hub = uplink.as_ref().map(|u| u.monitor());
+        let r = super::ui::run(backend, args.ui_size, &cfg, config_path, hub, store, clock, indicator, rx, tx, stop, &socket);
         stop_uplink(uplink);
         return r;
     }

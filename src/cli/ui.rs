@@ -11,7 +11,8 @@ use microclass::store::Store;
 use microclass::ui::backend::Backend;
 use microclass::ui::kiosk::{self, UiOptions};
 use microclass::ui::DeviceFact;
-use std::path::Path;
+use microclass::uplink::UplinkMonitor;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
@@ -24,7 +25,7 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn run(backend: Backend, size: (u32, u32), cfg: &Config, store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, rx: Receiver<Input>, tx: Sender<Input>, stop: Arc<AtomicBool>, socket: &Path) -> Result<()> {
+pub fn run(backend: Backend, size: (u32, u32), cfg: &Config, config_path: Option<PathBuf>, hub: Option<UplinkMonitor>, store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, rx: Receiver<Input>, tx: Sender<Input>, stop: Arc<AtomicBool>, socket: &Path) -> Result<()> {
     let (presenter, inbox) = kiosk::presenter();
     let shell = Shell::new(CoreConfig::from_config(cfg), store, clock, indicator, presenter).context("restoring the kiosk state")?;
     let d = &cfg.device;
@@ -43,6 +44,10 @@ pub fn run(backend: Backend, size: (u32, u32), cfg: &Config, store: Store, clock
             DeviceFact { label: "督导 Hub".into(), value: if cfg.hub.url.is_empty() { "-".into() } else { cfg.hub.url.clone() }, ok: !cfg.hub.url.is_empty() },
         ],
         hub_configured: !cfg.hub.url.is_empty(),
+        hub,
+        config_path,
+        // A loaded config always has the device's identity (Config::validate),
+        // so the kiosk never starts in the wizard from here yet.
         first_boot: false,
         cache_dir: Some(cfg.library.resolved(&d.data_dir).cache_dir),
     };

@@ -158,6 +158,21 @@ pub fn playable(conn: &Connection, cache_dir: &Path, course_id: &str) -> rusqlit
     Ok(Some(out))
 }
 
+/// Ids of the courses whose every file is verified (what `playable` would
+/// accept), in one query over the catalogue and the index; for the screens.
+pub fn cached_courses(conn: &Connection) -> rusqlite::Result<std::collections::HashSet<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.id FROM courses c
+         WHERE json_array_length(c.files) > 0
+           AND NOT EXISTS (
+             SELECT 1 FROM json_each(c.files) f
+             LEFT JOIN cache_files cf ON cf.sha256 = json_extract(f.value, '$.sha256')
+             WHERE cf.state IS NOT 'verified')",
+    )?;
+    let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    ids.collect()
+}
+
 /// Notes that a course was played (eviction keeps recently played courses).
 pub fn touch_course(conn: &Connection, course_id: &str, now_ms: Millis) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE cache_files SET last_played_ms = ?2 WHERE course_id = ?1")?
@@ -222,5 +237,27 @@ mod tests {
         mark_failed(&c, "aa", "bad").unwrap();
         assert_eq!(playable(&c, Path::new("/c"), "c1").unwrap(), None);
         assert_eq!(playable(&c, Path::new("/c"), "nope").unwrap(), None);
+    }
+
+    #[test]
+    fn a_course_counts_as_cached_only_when_every_file_is_verified() {
+        let c = db();
+        let two = r#"[{"url":"http://a/1.mp4","size":1,"sha256":"aa"},{"url":"http://a/2.mp4","size":1,"sha256":"bb"}]"#;
+        let one = r#"[{"url":"http://a/3.mp4","size":1,"sha256":"cc"}]"#;
+        for (id, files) in [("c1", two), ("c2", one), ("c3", "[]"), ("c4", r#"[{"url":"http://a/4.mp4","size":1,"sha256":"dd"}]"#)] {
+            c.execute("INSERT INTO courses (id, title, duration_s, credit_minutes, files) VALUES (?1, 't', 60, 45, ?2)", [id, files]).unwrap();
+        }
+        ensure(&c, "aa", "c1", "http://a/1.mp4", 1, "aa.mp4").unwrap();
+        ensure(&c, "bb", "c1", "http://a/2.mp4", 1, "bb.mp4").unwrap();
+        ensure(&c, "cc", "c2", "http://a/3.mp4", 1, "cc.mp4").unwrap();
+        mark_verified(&c, "aa", 1).unwrap();
+        mark_verified(&c, "cc", 1).unwrap();
+        // c1 half there, c3 has no file to play, c4's file is not in the index at all.
+        assert_eq!(cached_courses(&c).unwrap(), ["c2".to_string()].into_iter().collect());
+        mark_verified(&c, "bb", 1).unwrap();
+        assert_eq!(cached_courses(&c).unwrap(), ["c1".to_string(), "c2".to_string()].into_iter().collect());
+        for id in ["c1", "c2"] {
+            assert!(playable(&c, Path::new("/c"), id).unwrap().is_some(), "cached and playable agree on {id}");
+        }
     }
 }

@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod migrations;
 pub mod outbox;
 pub mod roster;
+pub mod schedule;
 pub mod sessions;
 #[cfg(test)]
 mod store_tests;

@@ -133,6 +133,11 @@ impl KioskUi {
         self.refresh();
     }
 
+    pub fn provision_failed(&self, message: String) {
+        self.0.state.borrow_mut().ctl.provision_failed(message);
+        self.refresh();
+    }
+
     /// Plugs the provisioning module's validation into the first-boot wizard.
     pub fn set_provision_checks(&self, checks: Box<dyn super::wizard::ProvisionChecks>) {
         self.0.state.borrow_mut().ctl.set_provision_checks(checks);

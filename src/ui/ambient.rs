@@ -14,6 +14,21 @@ pub enum LinkState {
     Offline,
 }
 
+/// What became of the technician's last "sync now".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SyncState {
+    #[default]
+    None,
+    /// Asked the uplink; waiting for it to connect and drain.
+    Requested,
+    /// Connected and nothing left to send, at this time.
+    Done { at_ms: Millis },
+    /// Not done within the wait; the uplink's last error, if any.
+    Failed(String),
+    /// The device has no hub address (`[hub] url`).
+    NoHub,
+}
+
 /// One entry of today's schedule at this centre.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleItem {
@@ -64,6 +79,9 @@ pub struct Ambient {
     pub utc_offset_s: i32,
     pub schedule: Vec<ScheduleItem>,
     pub link: LinkState,
+    /// When the hub last acknowledged records from this device.
+    pub last_sync_ms: Option<Millis>,
+    pub sync: SyncState,
     pub backlog: u64,
     pub courses: Vec<LibraryCourse>,
     pub roster: Vec<RosterEntry>,
@@ -84,6 +102,8 @@ impl Default for Ambient {
             utc_offset_s: 8 * 3600,
             schedule: Vec::new(),
             link: LinkState::default(),
+            last_sync_ms: None,
+            sync: SyncState::None,
             backlog: 0,
             courses: Vec::new(),
             roster: Vec::new(),

@@ -242,6 +242,13 @@ impl UiController {
         };
     }
 
+    /// The wizard's answers could not be saved: show why on its last step.
+    pub fn provision_failed(&mut self, message: String) {
+        if let Some(w) = self.wizard.as_mut() {
+            w.error = message;
+        }
+    }
+
     /// A touch on the screen at monotonic time `now_mono_ms`.
     pub fn input(&mut self, input: Input, ambient: &Ambient, now_mono_ms: i64) -> Vec<UiAction> {
         self.last_touch_ms = now_mono_ms;

@@ -234,3 +234,21 @@ fn a_first_boot_shows_the_wizard_over_everything() {
     c.set_first_boot(false);
     assert_eq!(c.page(), Page::Member);
 }
+
+#[test]
+fn the_technician_panel_shows_the_last_sync_and_the_answer_to_sync_now() {
+    use super::ambient::SyncState;
+    let c = ctl_with(Screen::Technician { name: "陈工".into() });
+    let mut a = samples::ambient();
+    let rows = |a: &super::Ambient| view::build(&c, a, &Playback::default()).info;
+    let last = |a: &super::Ambient| rows(a).into_iter().find(|r| r.0 == "上次同步").expect("a last-sync row");
+    assert_eq!(last(&a).1, "14:02");
+    a.last_sync_ms = None;
+    assert_eq!(last(&a), ("上次同步".to_string(), "尚未同步".to_string(), false));
+    assert!(!rows(&a).iter().any(|r| r.0 == "立即同步"), "no sync answer before the button is pressed");
+    a.sync = SyncState::NoHub;
+    let answer = rows(&a).into_iter().find(|r| r.0 == "立即同步").unwrap();
+    assert!(answer.1.contains("未配置督导平台") && !answer.2);
+    a.sync = SyncState::Done { at_ms: a.now_ms };
+    assert_eq!(rows(&a).into_iter().find(|r| r.0 == "立即同步").unwrap().1, "已完成 14:05");
+}

@@ -70,6 +70,10 @@ impl UiHandle {
         rx.recv_timeout(timeout).map_err(|_| UiError::EventLoop("the UI did not answer in time".into()))
     }
 
+    pub fn provision_failed(&self, message: String) -> Result<(), UiError> {
+        self.post(move |ui| ui.provision_failed(message))
+    }
+
     pub fn tick(&self) -> Result<(), UiError> {
         self.post(|ui| ui.tick())
     }

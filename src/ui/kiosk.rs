@@ -8,9 +8,11 @@ use super::adapter::KioskUi;
 use super::ambient::{Ambient, DeviceFact, LibraryCourse, LinkState, RosterEntry};
 use super::backend::{self, Backend};
 use super::controller::UiAction;
+use super::feed::{link_state, Feed};
 use super::handle::UiHandle;
 use super::playing::VideoDesk;
 use super::video::{GstVideo, UiScreen, VideoSource};
+use super::ops::Ops;
 use super::UiError;
 use slint::ComponentHandle;
 use crate::app::run::run_loop;
@@ -39,6 +41,10 @@ pub struct UiOptions {
     /// Lines for the technician's device panel.
     pub device_facts: Vec<DeviceFact>,
     pub hub_configured: bool,
+    /// The running uplink (link state, last sync, "sync now").
+    pub hub: Option<crate::uplink::UplinkMonitor>,
+    /// The config file the first-boot wizard writes (`None`: demo config).
+    pub config_path: Option<PathBuf>,
     pub first_boot: bool,
     /// The verified video cache (`[library] cache_dir`); `None` plays every course simulated.
     pub cache_dir: Option<PathBuf>,
@@ -90,8 +96,18 @@ pub fn screenshot_to(path: &Path) -> Result<usize, UiError> {
     Ok(png.len())
 }
 
-fn initial_ambient(opts: &UiOptions, shell: &Shell) -> Ambient {
+fn initial_ambient(opts: &UiOptions, shell: &Shell, feed: &mut Feed) -> Ambient {
     let store = shell.store();
+    let now_ms = SystemClock::new().now().wall_ms;
+    let schedule = feed.schedule(store, now_ms).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "schedule unavailable");
+        None
+    });
+    let cached = feed.cached(store).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "course cache index unavailable");
+        None
+    });
+    let status = opts.hub.as_ref().map(|h| h.status());
     let courses = store.courses().unwrap_or_else(|e| {
         tracing::warn!(error = %e, "course list unavailable");
         Vec::new()
@@ -102,12 +118,20 @@ fn initial_ambient(opts: &UiOptions, shell: &Shell) -> Ambient {
     });
     Ambient {
         centre: opts.centre_name.clone(),
-        now_ms: SystemClock::new().now().wall_ms,
+        now_ms,
         utc_offset_s: opts.utc_offset_s,
-        link: if opts.hub_configured { LinkState::Connecting } else { LinkState::Offline },
+        schedule: schedule.unwrap_or_default(),
+        link: match &status {
+            Some(st) => link_state(Some(st)),
+            None if opts.hub_configured => LinkState::Connecting,
+            None => LinkState::Offline,
+        },
+        last_sync_ms: status.and_then(|s| s.last_sync_ms),
         backlog: store.backlog().map(|n| n.max(0) as u64).unwrap_or(0),
-        // The cache index belongs to the downloader; until it reports, nothing counts as cached.
-        courses: courses.into_iter().map(|course| LibraryCourse { course, cached: false }).collect(),
+        courses: courses
+            .into_iter()
+            .map(|course| LibraryCourse { cached: cached.as_ref().is_some_and(|c| c.contains(&course.id)), course })
+            .collect(),
         roster: roster.into_iter().map(|m| RosterEntry { id: m.id, name: m.name, branch: m.branch }).collect(),
         device: opts.device_facts.clone(),
         quota_hours: opts.quota_hours,
@@ -115,6 +139,38 @@ fn initial_ambient(opts: &UiOptions, shell: &Shell) -> Ambient {
         first_boot: opts.first_boot,
         ..Ambient::default()
     }
+}
+
+/// The kiosk loop's periodic refresh of what every screen shows: backlog,
+/// hub link and last sync, today's schedule, cached courses. Cheap queries;
+/// only changes are posted to the UI.
+fn refresh_ambient(handle: &UiHandle, shell: &Shell, feed: &mut Feed, hub: Option<&crate::uplink::UplinkMonitor>) {
+    let store = shell.store();
+    let backlog = store.backlog().map(|n| n.max(0) as u64).unwrap_or(0);
+    let status = hub.map(|h| h.status());
+    let schedule = feed.schedule(store, shell.now().wall_ms).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "schedule unavailable");
+        None
+    });
+    let cached = feed.cached(store).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "course cache index unavailable");
+        None
+    });
+    let _ = handle.update_ambient(move |a| {
+        a.backlog = backlog;
+        if let Some(st) = &status {
+            a.link = link_state(Some(st));
+            a.last_sync_ms = st.last_sync_ms.or(a.last_sync_ms);
+        }
+        if let Some(items) = schedule {
+            a.schedule = items;
+        }
+        if let Some(cached) = cached {
+            for c in &mut a.courses {
+                c.cached = cached.contains(&c.course.id);
+            }
+        }
+    });
 }
 
 fn pin_ok(hash: Option<&str>, pin: &str) -> bool {
@@ -169,13 +225,14 @@ struct BridgeSetup {
     /// The verified video cache; `None`: every course plays simulated.
     cache_dir: Option<PathBuf>,
     video: Box<dyn VideoSource>,
+    ops: Ops,
 }
 
 /// The bridge thread: UI actions to loop inputs, and the player.
 fn bridge(inbox: Receiver<Bridge>, tx: Sender<Input>, setup: BridgeSetup, stop: Arc<AtomicBool>) {
     let ui = UiHandle::new();
     let clock = SystemClock::new();
-    let BridgeSetup { pin_hash, cache_dir, video } = setup;
+    let BridgeSetup { pin_hash, cache_dir, video, ops } = setup;
     let mut desk = VideoDesk::new(video, Arc::new(UiScreen::new()));
     let send = |e: Event| {
         let _ = tx.send(Input::Event(e));
@@ -221,9 +278,14 @@ fn bridge(inbox: Receiver<Bridge>, tx: Sender<Input>, setup: BridgeSetup, stop: 
                     }
                 }
                 UiAction::ReaderTest => reader_test(&tx, &ui),
-                UiAction::SyncNow => tracing::info!("sync requested from the technician panel (no uplink in this build)"),
+                UiAction::SyncNow => ops.sync_now(&ui),
                 UiAction::LanguageChanged(l) => tracing::info!(lang = l.code(), "language changed"),
-                UiAction::Provision(form) => tracing::info!(district = %form.district, centre = %form.centre, device = %form.device, "first-boot wizard confirmed"),
+                UiAction::Provision(form) => {
+                    if let Err(e) = ops.provision(&form) {
+                        tracing::warn!(error = %e, "first-boot provisioning failed");
+                        let _ = ui.provision_failed(e);
+                    }
+                }
             },
             Ok(Bridge::Shown { play, stop: stop_video }) => {
                 if stop_video {
@@ -260,7 +322,8 @@ pub fn run_with_video(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx
     let ui = KioskUi::new(clock.clone(), move |a| {
         let _ = actions.send(Bridge::Action(a));
     })?;
-    ui.set_ambient(initial_ambient(&opts, &shell));
+    let mut feed = Feed::new(opts.utc_offset_s);
+    ui.set_ambient(initial_ambient(&opts, &shell, &mut feed));
     if chosen == Backend::Winit {
         // A desktop window of the panel's size; KMS takes the display's size.
         ui.window().window().set_size(slint::PhysicalSize::new(opts.width, opts.height));
@@ -277,6 +340,7 @@ pub fn run_with_video(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx
     let loop_stop = stop.clone();
     let handle = UiHandle::new();
     let service_clock = clock.clone();
+    let hub = opts.hub.clone();
     let worker = std::thread::Builder::new().name("kiosk-loop".into()).spawn(move || {
         let mut last = std::time::Instant::now();
         // The watchdog is fed from this loop, so a wedged kiosk loop restarts the service.
@@ -290,8 +354,7 @@ pub fn run_with_video(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx
             }
             if last.elapsed() >= Duration::from_secs(2) {
                 last = std::time::Instant::now();
-                let backlog = shell.store().backlog().map(|n| n.max(0) as u64).unwrap_or(0);
-                let _ = handle.update_ambient(move |a| a.backlog = backlog);
+                refresh_ambient(&handle, shell, &mut feed, hub.as_ref());
             }
         });
         service.stopping();
@@ -299,7 +362,8 @@ pub fn run_with_video(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx
     })?;
     let bridge_stop = stop.clone();
     let bridge_tx = tx.clone();
-    let setup = BridgeSetup { pin_hash: opts.pin_hash.clone(), cache_dir: opts.cache_dir.clone(), video };
+    let ops = Ops::new(opts.hub.clone(), opts.config_path.clone(), stop.clone());
+    let setup = BridgeSetup { pin_hash: opts.pin_hash.clone(), cache_dir: opts.cache_dir.clone(), video, ops };
     std::thread::Builder::new().name("ui-bridge".into()).spawn(move || bridge(inbox.rx, bridge_tx, setup, bridge_stop))?;
 
     // Once a second: the header clock, UI-page timeouts, and SIGTERM.

@@ -27,6 +27,7 @@ pub fn ambient() -> Ambient {
             ScheduleItem { id: "s3".into(), start_ms: day(19, 0), end_ms: day(20, 30), title: "民法典与社区生活".into(), trainer: "李老师".into() },
         ],
         link: LinkState::Online,
+        last_sync_ms: Some(NOW_MS - 3 * MIN),
         backlog: 3,
         courses: crate::demo::courses()
             .into_iter()

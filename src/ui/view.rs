@@ -2,9 +2,9 @@
 //! a plain mirror of the .slint `View` and `Ambient` globals, so mapping
 //! `Screen` -> text is tested without a UI. Never sets Slint properties itself.
 
-use super::ambient::{Ambient, LinkState, Playback};
+use super::ambient::{Ambient, LinkState, Playback, SyncState};
 use super::controller::{Page, ReaderTestState, UiController};
-use super::lang::{fmt_clock, fmt_date, fmt_time};
+use super::lang::{fmt_clock, fmt_date, fmt_time, Lang};
 use super::library;
 use crate::core::{ErrorKind, MemberOutcome, Screen};
 use crate::model::fmt_tenths;
@@ -253,6 +253,7 @@ pub fn build(ctl: &UiController, a: &Ambient, playback: &Playback) -> ViewState 
 
     if v.page == Some(Page::Technician) {
         v.info = a.device.iter().map(|d| (d.label.clone(), d.value.clone(), d.ok)).collect();
+        v.info.extend(hub_rows(a, lang));
     }
 
     if let Some(w) = &ctl.wizard {
@@ -262,4 +263,35 @@ pub fn build(ctl: &UiController, a: &Ambient, playback: &Playback) -> ViewState 
         v.wizard_fields = w.views().into_iter().map(|f| (f.key.to_string(), f.value, f.ok)).collect();
     }
     v
+}
+
+/// The technician panel's hub lines: the last acknowledged sync, and the
+/// answer to "sync now" once it was pressed.
+fn hub_rows(a: &Ambient, lang: Lang) -> Vec<(String, String, bool)> {
+    let zh = lang == Lang::Zh;
+    let t = |zh_text: &str, en_text: &str| if zh { zh_text.to_string() } else { en_text.to_string() };
+    let off = a.utc_offset_s;
+    let when = |ms| {
+        if crate::store::schedule::local_day(ms, off) == crate::store::schedule::local_day(a.now_ms, off) {
+            fmt_time(ms, off)
+        } else {
+            format!("{} {}", fmt_date(ms, off, lang), fmt_time(ms, off))
+        }
+    };
+    let mut rows = vec![(
+        t("上次同步", "Last sync"),
+        a.last_sync_ms.map_or_else(|| t("尚未同步", "not yet"), when),
+        a.last_sync_ms.is_some(),
+    )];
+    let sync = match &a.sync {
+        SyncState::None => None,
+        SyncState::Requested => Some((t("正在同步…", "Syncing…"), true)),
+        SyncState::Done { at_ms } => Some((if zh { format!("已完成 {}", when(*at_ms)) } else { format!("Done at {}", when(*at_ms)) }, true)),
+        SyncState::Failed(why) => Some((if zh { format!("失败：{why}") } else { format!("Failed: {why}") }, false)),
+        SyncState::NoHub => Some((t("未配置督导平台，无法同步（[hub] url）", "No hub configured ([hub] url)"), false)),
+    };
+    if let Some((value, ok)) = sync {
+        rows.push((t("立即同步", "Sync now"), value, ok));
+    }
+    rows
 }

@@ -45,11 +45,46 @@ pub struct UplinkHandle {
     thread: Option<std::thread::JoinHandle<Result<(), UplinkError>>>,
     stop: watch::Sender<bool>,
     nudge: Arc<Notify>,
+    sync: Arc<Notify>,
     status: Arc<Mutex<UplinkStatus>>,
     marks_pending: Pending,
 }
 
+/// A cloneable view of a running uplink for the screen: its status, and a
+/// "sync now" that skips the reconnect backoff and drains at once.
+#[derive(Clone)]
+pub struct UplinkMonitor {
+    sync: Arc<Notify>,
+    status: Arc<Mutex<UplinkStatus>>,
+    marks_pending: Pending,
+}
+
+impl UplinkMonitor {
+    /// As [`UplinkHandle::status`].
+    pub fn status(&self) -> UplinkStatus {
+        let mut s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        s.drained = s.drained && self.marks_pending.get() == 0;
+        s
+    }
+
+    /// Connects now if disconnected (no backoff wait), then drains the
+    /// outbox, as the hub's `sync_now` command does.
+    pub fn sync_now(&self) {
+        self.sync.notify_one();
+    }
+}
+
+impl std::fmt::Debug for UplinkMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UplinkMonitor").finish_non_exhaustive()
+    }
+}
+
 impl UplinkHandle {
+    pub fn monitor(&self) -> UplinkMonitor {
+        UplinkMonitor { sync: self.sync.clone(), status: self.status.clone(), marks_pending: self.marks_pending.clone() }
+    }
+
     /// Tells the uplink new rows are in the outbox (it also polls every second).
     pub fn nudge(&self) {
         self.nudge.notify_one();
@@ -78,18 +113,19 @@ pub fn spawn(uplink: Uplink) -> Result<UplinkHandle, UplinkError> {
     uplink.config.validate()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let nudge = Arc::new(Notify::new());
+    let sync = Arc::new(Notify::new());
     let status = Arc::new(Mutex::new(UplinkStatus::default()));
     let marker = Marker::start(&uplink.db_path, status.clone())?;
     let marks_pending = marker.pending();
-    let (n2, s2) = (nudge.clone(), status.clone());
+    let (n2, s2, sync2) = (nudge.clone(), status.clone(), sync.clone());
     let thread = std::thread::Builder::new()
         .name("uplink".into())
         .spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| UplinkError::Thread(e.to_string()))?;
-            rt.block_on(run(uplink, marker, stop_rx, n2, s2))
+            rt.block_on(run(uplink, marker, stop_rx, n2, sync2, s2))
         })
         .map_err(|e| UplinkError::Thread(e.to_string()))?;
-    Ok(UplinkHandle { thread: Some(thread), stop: stop_tx, nudge, status, marks_pending })
+    Ok(UplinkHandle { thread: Some(thread), stop: stop_tx, nudge, sync, status, marks_pending })
 }
 
 struct Session {
@@ -134,7 +170,7 @@ fn is_oversize(e: &ConnectionError) -> bool {
     matches!(e, ConnectionError::MqttState(rumqttc::StateError::Deserialization(rumqttc::mqttbytes::Error::PayloadSizeLimitExceeded(_))))
 }
 
-async fn run(u: Uplink, marker: Marker, mut stop: watch::Receiver<bool>, nudge: Arc<Notify>, status: Arc<Mutex<UplinkStatus>>) -> Result<(), UplinkError> {
+async fn run(u: Uplink, marker: Marker, mut stop: watch::Receiver<bool>, nudge: Arc<Notify>, sync: Arc<Notify>, status: Arc<Mutex<UplinkStatus>>) -> Result<(), UplinkError> {
     let conn = outbox::open(&u.db_path)?;
     let stream = outbox::stream_id(&conn)?;
     let key = match parse_public_key(&u.config.hub_public_key) {
@@ -240,6 +276,17 @@ async fn run(u: Uplink, marker: Marker, mut stop: watch::Receiver<bool>, nudge: 
             }
             _ = nudge.notified() => {
                 if l.fill(&mut session) {
+                    reconnect.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(backoff.next_delay_ms(rand::random::<f64>())));
+                    reconnect_armed = true;
+                }
+            }
+            _ = sync.notified() => {
+                if session.is_none() {
+                    // Asked by a person: connect now instead of after the backoff.
+                    backoff.reset();
+                    reconnect.as_mut().reset(tokio::time::Instant::now());
+                    reconnect_armed = true;
+                } else if l.fill(&mut session) {
                     reconnect.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(backoff.next_delay_ms(rand::random::<f64>())));
                     reconnect_armed = true;
                 }

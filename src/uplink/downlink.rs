@@ -27,18 +27,8 @@ pub struct CatalogDoc {
     pub courses: Vec<Course>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScheduleEntry {
-    pub id: String,
-    #[serde(default)]
-    pub title: String,
-    pub starts_ms: i64,
-    pub ends_ms: i64,
-    #[serde(default)]
-    pub trainer_id: Option<String>,
-    #[serde(default)]
-    pub courses: Vec<String>,
-}
+/// One class of a centre's schedule (defined with the store that keeps it).
+pub use crate::model::ScheduleEntry;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleDoc {
@@ -195,10 +185,10 @@ fn store_meta(conn: &mut Connection, kind: DocKind, version: u64, raw: &[u8]) ->
     tx.commit().map_err(|e| e.to_string())
 }
 
-/// The kiosk's sink: roster and courses replace the store's tables through
-/// `Store::replace_roster` / `replace_courses` (one transaction each); every
-/// kind is also kept verbatim in `meta` with its version, as `MetaSink` does,
-/// which is what version gating reads.
+/// The kiosk's sink: roster, courses and schedule replace the store's tables
+/// through `Store::replace_roster` / `replace_courses` / `replace_schedule`
+/// (one transaction each); every kind is also kept verbatim in `meta` with its
+/// version, as `MetaSink` does, which is what version gating reads.
 pub struct StoreSink {
     store: crate::store::Store,
 }
@@ -219,7 +209,7 @@ impl DocumentSink for StoreSink {
         match doc {
             Document::Roster(r) => self.store.replace_roster(&r.members, version).map_err(|e| e.to_string())?,
             Document::Catalog(c) => self.store.replace_courses(&c.courses, version).map_err(|e| e.to_string())?,
-            Document::Schedule(_) => {}
+            Document::Schedule(s) => self.store.replace_schedule(&s.entries, version).map_err(|e| e.to_string())?,
         }
         // The tables above are the truth for the kiosk; the meta copy records
         // the version and the signed text. A crash between the two re-applies
@@ -281,6 +271,24 @@ mod tests {
         assert_eq!(m.name, "张三");
         assert_eq!(s.current_version(DocKind::Roster).unwrap(), Some(2));
         assert_eq!(handle(&p, &exp, &mut s), Err(Rejected::NotNewer { current: 2, offered: 2 }));
+    }
+
+    #[test]
+    fn the_store_sink_replaces_the_schedule_table() {
+        let k = SigningKey::from_bytes(&[1; 32]);
+        let vk = k.verifying_key();
+        let exp = Expect { kind: DocKind::Schedule, district: "d1", centre: Some("c1"), key: &vk, max_bytes: 1 << 20 };
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("k.db");
+        let mut s = StoreSink::new(crate::store::Store::open(&path).unwrap());
+        let body = br#"{"entries":[{"id":"s1","title":"t","starts_ms":100,"ends_ms":200,"courses":["c1"]}]}"#;
+        let p = serde_json::to_vec(&seal(&k, DocKind::Schedule, "d1", Some("c1"), 4, 0, body)).unwrap();
+        assert_eq!(handle(&p, &exp, &mut s), Ok(Applied { kind: DocKind::Schedule, version: 4, items: 1 }));
+        let store = crate::store::Store::open(&path).unwrap();
+        let got = store.schedule_between(0, 1_000).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].entry.id.as_str(), got[0].entry.starts_ms, got[0].entry.courses.clone()), ("s1", 100, vec!["c1".to_string()]));
+        assert_eq!(store.meta(crate::store::schedule::SCHEDULE_VERSION).unwrap().as_deref(), Some("4"));
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod sysinfo;
 pub mod topics;
 pub mod wire;
 
-pub use client::{spawn, StandaloneCommands, Uplink, UplinkHandle};
+pub use client::{spawn, StandaloneCommands, Uplink, UplinkHandle, UplinkMonitor};
 pub use command::{CmdError, Command};
 pub use config::HubConfig;
 pub use downlink::{Document, DocumentSink, MetaSink, StoreSink};

@@ -57,6 +57,9 @@ fn signed_documents_apply_and_tampered_or_foreign_ones_are_rejected() {
     assert_eq!(up.status().counters.downlink_rejected, 5);
     let store = Store::open(&db).unwrap();
     assert_eq!(store.course("k1").unwrap().map(|c| c.credit_minutes), Some(15));
+    let classes = store.schedule_between(1_759_999_000_000, 1_760_100_000_000).unwrap();
+    let seen: Vec<(&str, Option<&str>)> = classes.iter().map(|c| (c.entry.id.as_str(), c.trainer_name.as_deref())).collect();
+    assert_eq!(seen, vec![("s1", Some("张三"))], "the signed schedule is in the table the screens read");
     finish(up);
 
     // After a restart the retained tampered roster arrives again and is rejected again.
