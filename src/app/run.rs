@@ -92,6 +92,7 @@ pub fn run_loop(shell: &mut Shell, rx: Receiver<Input>, stop: Arc<AtomicBool>, t
             Ok(Input::Shutdown) => break,
             Err(RecvTimeoutError::Timeout) => {
                 shell.event(Event::Tick);
+                shell.idle();
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }

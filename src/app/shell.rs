@@ -177,6 +177,15 @@ impl Shell {
         }
     }
 
+    /// Housekeeping for when no input arrived for a tick: the WAL checkpoint,
+    /// so that no tap pays for it (see store/checkpoint.rs).
+    pub fn idle(&mut self) {
+        if let Err(e) = self.store.checkpoint_wal() {
+            self.stats.store_errors += 1;
+            tracing::warn!(error = %e, "idle WAL checkpoint failed");
+        }
+    }
+
     /// Reads the clock for checks outside decisions (clock watch).
     pub fn now(&self) -> crate::clock::Now {
         self.clock.now()

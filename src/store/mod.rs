@@ -3,6 +3,7 @@
 //! Nothing here decides anything: the kiosk core decides, the store records.
 
 pub mod apply;
+pub mod checkpoint;
 pub mod ledger;
 pub mod migrations;
 pub mod outbox;
