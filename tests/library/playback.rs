@@ -140,7 +140,8 @@ fn a_damaged_file_is_a_clear_error_not_a_hang() {
         let outcome = match p.play(&[bad.clone()]) {
             Err(e) => Some(e),
             Ok(()) => {
-                let seen = (0..100).find_map(|_| match p.next_event(Duration::from_millis(50)) {
+                // Generous for a loaded CI machine; a hang still fails.
+                let seen = (0..400).find_map(|_| match p.next_event(Duration::from_millis(50)) {
                     Some(PlayerEvent::Error { problem, message, .. }) => Some(PlayerError::Media { problem, message }),
                     _ => None,
                 });
@@ -150,7 +151,7 @@ fn a_damaged_file_is_a_clear_error_not_a_hang() {
         let err = outcome.unwrap_or_else(|| panic!("{} played without an error", bad.display()));
         assert!(matches!(err, PlayerError::Media { problem: MediaProblem::Corrupt, .. }), "{}: {err:?}", bad.display());
         assert!(err.to_string().contains("视频文件已损坏"));
-        assert!(t.elapsed() < Duration::from_secs(6), "bounded");
+        assert!(t.elapsed() < Duration::from_secs(25), "bounded");
         assert!(!p.is_playing());
     }
 }
