@@ -1,6 +1,7 @@
 //! Uplink benchmark: against one local mosquitto started here, drain a
 //! backlog of 10,000 then 100,000 attendance-like records through the real
-//! uplink (QoS 1, batches) and report events/s and peak RSS (VmHWM) after
+//! uplink (QoS 1, batches) and report events/s and peak RSS (VmHWM, reset
+//! before each drain so filling the backlog does not count) after
 //! each; then publish the same 100,000 payloads one per message at QoS 1
 //! with `mosquitto_pub -l` as the baseline, and print the ratio.
 
@@ -141,6 +142,8 @@ fn drain(dir: &Path, broker: u32, port: u16, n: usize, batch_records: usize, inf
         offline_sample_interval_s: 0,
         ..HubConfig::default()
     };
+    // Peak RSS of the drain alone, not of filling the backlog before it.
+    sysinfo::reset_peak_rss();
     let (cpu0, broker0) = (self_cpu_s(), process_cpu_s(broker));
     let started = Instant::now();
     let handle = uplink::spawn(Uplink {
@@ -165,12 +168,13 @@ fn drain(dir: &Path, broker: u32, port: u16, n: usize, batch_records: usize, inf
     }
     let seconds = started.elapsed().as_secs_f64();
     let (client_cpu_s, broker_cpu_s) = (self_cpu_s() - cpu0, process_cpu_s(broker) - broker0);
+    let peak_rss_bytes = sysinfo::peak_rss_bytes().unwrap_or(0);
     handle.stop()?;
     let left = crate::uplink::outbox::backlog(&crate::uplink::outbox::open(&db).map_err(uplink::UplinkError::from)?).map_err(uplink::UplinkError::from)?;
     if left.rows != 0 {
         return Err(BenchError::Failed(format!("{} rows left unsent", left.rows)));
     }
-    Ok(Drain { records: n, seconds, peak_rss_bytes: sysinfo::peak_rss_bytes().unwrap_or(0), client_cpu_s, broker_cpu_s })
+    Ok(Drain { records: n, seconds, peak_rss_bytes, client_cpu_s, broker_cpu_s })
 }
 
 fn baseline(dir: &Path, broker: u32, port: u16, n: usize) -> Result<Drain, BenchError> {

@@ -29,7 +29,7 @@ impl Store {
 /// Appends one message to the outbox; its `seq` becomes its sequence number.
 pub fn enqueue(tx: &Transaction<'_>, o: &Outgoing, now_ms: i64) -> Result<()> {
     let priority = if o.kind == "telemetry" { -1 } else { 0 };
-    tx.prepare_cached("INSERT INTO outbox (id, kind, payload, priority, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)")?
+    tx.prepare_cached(super::outbox::ENQUEUE_SQL)?
         .execute(params![o.id, o.kind, o.payload.to_string(), priority, now_ms])?;
     Ok(())
 }

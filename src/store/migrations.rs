@@ -189,6 +189,35 @@ SELECT o.* FROM outbox o
 WHERE o.seq > (SELECT acked_through FROM outbox_state WHERE id = 1)
   AND coalesce((SELECT a.to_seq FROM outbox_acked a WHERE a.from_seq <= o.seq ORDER BY a.from_seq DESC LIMIT 1), 0) < o.seq;
 "#,
+    // 3: fewer B-tree pages written per tap. `outbox.id` is no longer UNIQUE
+    // (ids are ULIDs made on the device, and the hub deduplicates on them) and
+    // `seq` no longer AUTOINCREMENT (no `sqlite_sequence` write per message):
+    // a new row takes max(highest row, `outbox_state.seq_floor`) + 1, and
+    // pruning raises `seq_floor` to the highest seq it deletes, so a seq is
+    // never given twice. `outbox.sent_ms` (unused since version 2) goes.
+    r#"
+ALTER TABLE outbox_state ADD COLUMN seq_floor INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox_state SET seq_floor = coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0);
+
+DROP VIEW outbox_unsent;
+CREATE TABLE outbox_v3 (
+    seq        INTEGER PRIMARY KEY,
+    id         TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    priority   INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL
+) STRICT;
+INSERT INTO outbox_v3 (seq, id, kind, payload, priority, created_ms)
+SELECT seq, id, kind, payload, priority, created_ms FROM outbox ORDER BY seq;
+DROP TABLE outbox;
+ALTER TABLE outbox_v3 RENAME TO outbox;
+
+CREATE VIEW outbox_unsent AS
+SELECT o.* FROM outbox o
+WHERE o.seq > (SELECT acked_through FROM outbox_state WHERE id = 1)
+  AND coalesce((SELECT a.to_seq FROM outbox_acked a WHERE a.from_seq <= o.seq ORDER BY a.from_seq DESC LIMIT 1), 0) < o.seq;
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,13 @@
 
 use super::{Result, Store};
 
+/// Appends one message (params: id, kind, payload, priority, created_ms). Its
+/// seq is one above both the highest row and `outbox_state.seq_floor` (the
+/// highest seq ever pruned), so seqs never repeat even after the outbox was
+/// emptied, without a counter row written per message.
+pub const ENQUEUE_SQL: &str = "INSERT INTO outbox (seq, id, kind, payload, priority, created_ms)
+     VALUES (max(coalesce((SELECT max(seq) FROM outbox), 0), (SELECT seq_floor FROM outbox_state WHERE id = 1)) + 1, ?1, ?2, ?3, ?4, ?5)";
+
 /// A queued message as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Queued {

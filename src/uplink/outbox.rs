@@ -62,11 +62,25 @@ pub fn open(path: &Path) -> Result<Connection, OutboxError> {
     Ok(conn)
 }
 
+/// Whether an acknowledged run ends above `seq` (after a resend, or an ack
+/// that overtook an earlier batch's). When none does, every row above both
+/// `seq` and `acked_through` is unsent, and a batch is a plain range read
+/// instead of a run lookup per row through the `outbox_unsent` view. Runs
+/// never overlap, so the run that starts last also ends last.
+fn acked_above(conn: &Connection, seq: i64) -> Result<bool, OutboxError> {
+    let last: Option<i64> = conn.prepare_cached("SELECT to_seq FROM outbox_acked ORDER BY from_seq DESC LIMIT 1")?.query_row([], |r| r.get(0)).optional()?;
+    Ok(last.is_some_and(|to| to > seq))
+}
+
 /// Unsent rows after `after_seq`, in order, at most `max_rows` and (except
 /// for a single oversized row, which goes alone) at most `max_bytes` of
 /// `encoded_bound`. Reads row by row: never more than one batch in memory.
 pub fn next_batch_after(conn: &Connection, after_seq: i64, max_bytes: usize, max_rows: usize) -> Result<Vec<OutRow>, OutboxError> {
-    let mut stmt = conn.prepare_cached("SELECT seq, id, kind, payload, priority, created_ms FROM outbox_unsent WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let mut stmt = conn.prepare_cached(if acked_above(conn, after_seq)? {
+        "SELECT seq, id, kind, payload, priority, created_ms FROM outbox_unsent WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+    } else {
+        "SELECT seq, id, kind, payload, priority, created_ms FROM outbox WHERE seq > max(?1, (SELECT acked_through FROM outbox_state WHERE id = 1)) ORDER BY seq LIMIT ?2"
+    })?;
     let mut rows = stmt.query(params![after_seq, max_rows as i64])?;
     let mut out = Vec::new();
     let mut bytes = 0usize;
@@ -98,7 +112,11 @@ pub fn write_next_batch(conn: &Connection, after_seq: i64, max_bytes: usize, max
     fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, rusqlite::Error> {
         r.get_ref(i)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
     }
-    let mut stmt = conn.prepare_cached("SELECT seq, id, kind, payload, created_ms FROM outbox_unsent WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let mut stmt = conn.prepare_cached(if acked_above(conn, after_seq)? {
+        "SELECT seq, id, kind, payload, created_ms FROM outbox_unsent WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+    } else {
+        "SELECT seq, id, kind, payload, created_ms FROM outbox WHERE seq > max(?1, (SELECT acked_through FROM outbox_state WHERE id = 1)) ORDER BY seq LIMIT ?2"
+    })?;
     let mut rows = stmt.query(params![after_seq, max_rows as i64])?;
     let mut seqs = Vec::new();
     let mut bytes = 0usize;
@@ -227,12 +245,13 @@ pub fn backlog(conn: &Connection) -> Result<Backlog, OutboxError> {
     Ok(Backlog { rows: rows.max(0) as u64, oldest_created_ms: oldest })
 }
 
-/// The highest `seq` ever allocated (0 when none).
+/// The highest `seq` ever allocated (0 when none): the highest row, or the
+/// highest pruned one when the outbox was emptied.
 pub fn last_seq(conn: &Connection) -> Result<i64, OutboxError> {
-    let v: Option<i64> = conn
-        .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'", [], |r| r.get(0))
-        .optional()?;
-    Ok(v.unwrap_or(0))
+    Ok(conn
+        .prepare_cached("SELECT max(coalesce((SELECT max(seq) FROM outbox), 0), (SELECT seq_floor FROM outbox_state WHERE id = 1))")?
+        .query_row([], |r| r.get::<_, Option<i64>>(0))?
+        .unwrap_or(0))
 }
 
 /// Deletes acknowledged rows sent before `sent_before_ms`, run by run, in
@@ -247,6 +266,8 @@ pub fn prune_sent(conn: &Connection, sent_before_ms: i64) -> Result<usize, Outbo
     for (a, b) in runs {
         n += tx.prepare_cached("DELETE FROM outbox WHERE seq BETWEEN ?1 AND ?2")?.execute([a, b])?;
         tx.prepare_cached("DELETE FROM outbox_acked WHERE from_seq = ?1")?.execute([a])?;
+        // The next seq is allocated above this one even if the outbox is now empty.
+        tx.prepare_cached("UPDATE outbox_state SET seq_floor = max(seq_floor, ?1) WHERE id = 1")?.execute([b])?;
     }
     tx.commit()?;
     Ok(n)
@@ -301,7 +322,7 @@ pub fn drop_low_value(conn: &Connection) -> Result<usize, OutboxError> {
 
 /// Queues one message; used by the uplink for its own low-value samples.
 pub fn enqueue(conn: &Connection, id: &str, kind: &str, payload: &str, priority: i64, now_ms: i64) -> Result<i64, OutboxError> {
-    conn.prepare_cached("INSERT INTO outbox (id, kind, payload, priority, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)")?
+    conn.prepare_cached(crate::store::outbox::ENQUEUE_SQL)?
         .execute(params![id, kind, payload, priority, now_ms])?;
     Ok(conn.last_insert_rowid())
 }
@@ -492,6 +513,67 @@ mod tests {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
         assert_eq!(runs, vec![(1, 3, 1_000), (4, 4, 61_000), (6, 6, 2_000)]);
         assert_eq!(prune_sent(&conn, 1_500).unwrap(), 3);
+    }
+
+    #[test]
+    fn the_plain_range_read_and_the_view_agree_whatever_was_acknowledged() {
+        let (_d, mut conn) = db();
+        fill(&conn, 40, "{}");
+        let view = |conn: &Connection, after: i64| -> Vec<i64> {
+            conn.prepare("SELECT seq FROM outbox_unsent WHERE seq > ?1 ORDER BY seq").unwrap().query_map([after], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        let acks: [&[i64]; 5] = [&[1, 2, 3], &[7, 8], &[4, 5, 6], &[20, 21, 22, 23], &[9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]];
+        for (i, batch) in acks.iter().enumerate() {
+            mark_sent(&mut conn, batch, i as i64).unwrap();
+            for after in [0, 2, 6, 8, 19, 23, 30, 40] {
+                let read: Vec<i64> = next_batch_after(&conn, after, 1 << 20, 100).unwrap().iter().map(|r| r.seq).collect();
+                assert_eq!(read, view(&conn, after), "after {after} once {batch:?} was acknowledged");
+            }
+        }
+    }
+
+    #[test]
+    fn a_seq_is_never_given_twice_even_after_the_outbox_was_pruned_empty() {
+        let (_d, mut conn) = db();
+        fill(&conn, 3, "{}");
+        mark_sent(&mut conn, &[1, 2, 3], 10).unwrap();
+        assert_eq!(prune_sent(&conn, 11).unwrap(), 3);
+        assert_eq!(conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0)).unwrap(), 0);
+        assert_eq!(last_seq(&conn).unwrap(), 3);
+        assert_eq!(enqueue(&conn, "next", "tap", "{}", 0, 20).unwrap(), 4);
+        assert_eq!(unsent(&conn), vec![4]);
+    }
+
+    #[test]
+    fn the_upgrade_to_version_3_keeps_rows_acknowledgements_and_the_seq_counter() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        {
+            let mut c = Connection::open(&path).unwrap();
+            let tx = c.transaction().unwrap();
+            tx.execute_batch(crate::store::migrations::MIGRATIONS[0]).unwrap();
+            tx.execute_batch(crate::store::migrations::MIGRATIONS[1]).unwrap();
+            tx.pragma_update(None, "user_version", 2).unwrap();
+            tx.commit().unwrap();
+            for i in 1..=6 {
+                c.execute("INSERT INTO outbox (id, kind, payload, created_ms) VALUES (?1, 'tap', '{\"n\":1}', ?2)", params![format!("r{i}"), i]).unwrap();
+            }
+            mark_sent(&mut c, &[1, 2, 3], 10).unwrap();
+            mark_sent(&mut c, &[5], 10).unwrap();
+            // Rows 5 and 6 went before the upgrade: the counter stays at 6.
+            c.execute("DELETE FROM outbox WHERE seq >= 5", []).unwrap();
+        }
+        let conn = open(&path).unwrap();
+        assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), crate::store::migrations::MIGRATIONS.len() as i64);
+        assert_eq!(unsent(&conn), vec![4]);
+        assert_eq!(acked_through(&conn).unwrap(), 3);
+        assert_eq!(last_seq(&conn).unwrap(), 6);
+        assert_eq!(enqueue(&conn, "after", "tap", "{}", 0, 30).unwrap(), 7);
+        let rows = next_batch_after(&conn, 0, 1 << 20, 10).unwrap();
+        assert_eq!((rows[0].id.as_str(), rows[0].payload.as_str()), ("r4", r#"{"n":1}"#));
+        let sequence_rows: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'", [], |r| r.get(0)).unwrap();
+        let counted: i64 = if sequence_rows > 0 { conn.query_row("SELECT count(*) FROM sqlite_sequence WHERE name = 'outbox'", [], |r| r.get(0)).unwrap() } else { 0 };
+        assert_eq!(counted, 0, "no counter row is written per message any more");
     }
 
     #[test]

@@ -42,6 +42,12 @@ pub fn peak_rss_bytes() -> Option<u64> {
     kb_field(&fs::read_to_string("/proc/self/status").ok()?, "VmHWM")
 }
 
+/// Resets the peak RSS to the current RSS (Linux >= 4.0), so a later
+/// `peak_rss_bytes` measures only what followed. False when unsupported.
+pub fn reset_peak_rss() -> bool {
+    fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// A boot id that changes on every boot (the kernel's), else a fresh random one.
 pub fn boot_id() -> String {
     fs::read_to_string("/proc/sys/kernel/random/boot_id")
