@@ -237,7 +237,7 @@ pub struct Backlog {
 }
 
 pub fn backlog(conn: &Connection) -> Result<Backlog, OutboxError> {
-    let rows: i64 = conn.prepare_cached("SELECT count(*) FROM outbox_unsent")?.query_row([], |r| r.get(0))?;
+    let rows = crate::store::outbox::count_unsent(conn)?;
     let oldest: Option<i64> = conn
         .prepare_cached("SELECT created_ms FROM outbox_unsent ORDER BY seq LIMIT 1")?
         .query_row([], |r| r.get(0))
@@ -483,6 +483,7 @@ mod tests {
         mark_sent(&mut conn, &(1..=10).collect::<Vec<_>>(), 100).unwrap();
         assert_eq!(requeue_range(&conn, 4, 6).unwrap(), Resend { queued: 3, missing: 0 });
         assert_eq!(unsent(&conn), vec![4, 5, 6]);
+        assert_eq!(backlog(&conn).unwrap().rows, 3);
         assert_eq!(acked_through(&conn).unwrap(), 3);
         // Rows outside the range stay acknowledged at their first time: pruning removes them.
         assert_eq!(prune_sent(&conn, 101).unwrap(), 7);
@@ -529,6 +530,7 @@ mod tests {
                 let read: Vec<i64> = next_batch_after(&conn, after, 1 << 20, 100).unwrap().iter().map(|r| r.seq).collect();
                 assert_eq!(read, view(&conn, after), "after {after} once {batch:?} was acknowledged");
             }
+            assert_eq!(backlog(&conn).unwrap().rows as usize, view(&conn, 0).len(), "once {batch:?} was acknowledged");
         }
     }
 
