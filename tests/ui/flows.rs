@@ -254,6 +254,9 @@ fn a_technician_who_enters_the_pin_enrols_an_unknown_card_for_a_member() {
         rig.pump();
     }
     assert_eq!(rig.kit.ui.page(), Page::Technician);
+    let unlocks = rig.shell.store().outbox_of_kind("technician_unlock").expect("outbox");
+    assert_eq!(unlocks.len(), 1, "the accepted PIN is logged once, the wrong one not at all");
+    assert!(unlocks[0].payload.contains("\"method\":\"pin\""), "{}", unlocks[0].payload);
 
     rig.actions().invoke_begin_enrol();
     rig.pump();
