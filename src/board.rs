@@ -275,6 +275,47 @@ pub fn build_from_board(board: &Board, usb_override: Option<&str>, clock: Arc<dy
     Ok(Hardware { reader, indicator: Box::new(indicator), sim_taps: sim, sim_indicator: None })
 }
 
+/// A board the first-boot wizard offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardChoice {
+    /// What provisioning takes: `sim` or the board file's absolute path.
+    pub value: String,
+    /// The board file's `name` (`sim` for the built-in one).
+    pub name: String,
+    /// The reader kind, `sim`, `mfrc522` or `usb`: the screen names it in the current language.
+    pub reader: &'static str,
+}
+
+/// The built-in simulated board, then each valid board file in `dir`
+/// (sorted by file name). Files with a simulated reader are left out (the
+/// built-in choice is the same thing); invalid ones are logged and left out.
+pub fn choices(dir: &Path) -> Vec<BoardChoice> {
+    let mut out = vec![BoardChoice { value: "sim".into(), name: "sim".into(), reader: "sim" }];
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect(),
+        Err(e) => {
+            tracing::info!(dir = %dir.display(), error = %e, "no board files installed: only the simulated board is offered");
+            return out;
+        }
+    };
+    files.sort();
+    for path in files {
+        let path = if path.is_absolute() { path } else { std::env::current_dir().map(|d| d.join(&path)).unwrap_or(path) };
+        match Board::load(&path) {
+            Ok(b) => {
+                let reader = match b.reader {
+                    ReaderSpec::Sim => continue,
+                    ReaderSpec::Mfrc522(_) => "mfrc522",
+                    ReaderSpec::Usb(_) => "usb",
+                };
+                out.push(BoardChoice { value: path.display().to_string(), name: b.name, reader });
+            }
+            Err(e) => tracing::warn!(error = %e, "board file not offered"),
+        }
+    }
+    out
+}
+
 pub fn mfrc522_wiring(m: &Mfrc522Spec) -> PiMfrc522Wiring {
     PiMfrc522Wiring {
         spi_bus: m.spi_bus,

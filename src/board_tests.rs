@@ -88,3 +88,26 @@ fn a_pi_board_without_a_file_or_spi_fails_clearly() {
         assert!(e.contains("dtparam=spi=on"), "{e}");
     }
 }
+
+#[test]
+fn the_wizard_offers_the_simulated_board_and_each_valid_board_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["pi4-mfrc522.toml", "pi4-usb-reader.toml", "sim.toml"] {
+        std::fs::write(dir.path().join(name), shipped(name)).unwrap();
+    }
+    std::fs::write(dir.path().join("broken.toml"), "[reader\n").unwrap();
+    std::fs::write(dir.path().join("README.md"), "not a board").unwrap();
+    let got = choices(dir.path());
+    let summary: Vec<(&str, &str)> = got.iter().map(|c| (c.name.as_str(), c.reader)).collect();
+    assert_eq!(summary, vec![("sim", "sim"), ("pi4-mfrc522", "mfrc522"), ("pi4-usb-reader", "usb")]);
+    assert_eq!(got[0].value, "sim");
+    assert_eq!(Path::new(&got[1].value), dir.path().join("pi4-mfrc522.toml"));
+    assert!(crate::provision::validate::check_board(&got[1].value).is_ok(), "every choice passes the provisioning rules");
+}
+
+#[test]
+fn without_installed_board_files_only_the_simulated_board_is_offered() {
+    let got = choices(Path::new("/nonexistent/microclass/board"));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].value, "sim");
+}

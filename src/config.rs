@@ -1,6 +1,8 @@
 //! The device configuration: one TOML file, every key documented in
 //! docs/config.md. Loading never panics: a bad file gives an error naming the
-//! file, the key and what is wrong.
+//! file, the key and what is wrong. A file that is valid but lacks the
+//! device's identity (the shipped one) loads as `Loaded::NeedsProvisioning`,
+//! which carries no ids at all, so nothing can be recorded under made-up ones.
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -159,19 +161,129 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error("config file {path}: {}", not_provisioned_message(.missing))]
+    NotProvisioned { path: PathBuf, missing: Vec<&'static str> },
+}
+
+fn not_provisioned_message(missing: &[&str]) -> String {
+    format!(
+        "{} not set: this device is not provisioned yet. Run `sudo microclass provision`, \
+         or start the kiosk with its screen (`microclass run --ui auto`) to use the first-boot wizard",
+        missing.join(" and ")
+    )
+}
+
+/// A config file as read: valid, with or without the device's identity.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loaded {
+    Ready(Config),
+    /// Everything but `device.centre` / `device.id` is there and valid: only
+    /// the first-boot wizard may run.
+    NeedsProvisioning(Unprovisioned),
+}
+
+/// The settings of a file that lacks the device's identity: what the kiosk
+/// needs to show the first-boot wizard, and deliberately no ids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unprovisioned {
+    /// The keys still to set, e.g. `["device.centre", "device.id"]`.
+    pub missing: Vec<&'static str>,
+    pub data_dir: PathBuf,
+    pub utc_offset_minutes: i32,
+    pub attendance: AttendanceConfig,
+    pub board: BoardConfig,
+    pub ui: UiConfig,
+    pub library: crate::library::LibraryConfig,
+}
+
+impl Unprovisioned {
+    pub fn db_path(&self) -> PathBuf {
+        db_path_in(&self.data_dir)
+    }
+    pub fn control_socket(&self) -> PathBuf {
+        control_socket_in(&self.data_dir)
+    }
+}
+
+fn db_path_in(data_dir: &Path) -> PathBuf {
+    data_dir.join("microclass.db")
+}
+
+fn control_socket_in(data_dir: &Path) -> PathBuf {
+    data_dir.join("control.sock")
+}
+
+/// The file's shape with the identity optional; `Config` is built from it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Draft {
+    #[serde(default)]
+    device: DraftDevice,
+    #[serde(default)]
+    attendance: AttendanceConfig,
+    #[serde(default)]
+    board: BoardConfig,
+    #[serde(default)]
+    hub: HubSettings,
+    #[serde(default)]
+    ui: UiConfig,
+    #[serde(default)]
+    library: crate::library::LibraryConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DraftDevice {
+    district: Option<String>,
+    centre: Option<String>,
+    #[serde(default)]
+    centre_name: String,
+    id: Option<String>,
+    #[serde(default = "default_data_dir")]
+    data_dir: PathBuf,
+    #[serde(default = "default_utc_offset")]
+    utc_offset_minutes: i32,
+}
+
+impl Default for DraftDevice {
+    fn default() -> Self {
+        DraftDevice { district: None, centre: None, centre_name: String::new(), id: None, data_dir: default_data_dir(), utc_offset_minutes: default_utc_offset() }
+    }
+}
+
+fn id_ok(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 impl Config {
-    /// Reads and validates a config file.
+    /// Reads and validates a config file; a file without the device's
+    /// identity is an error here (see [`Config::load_any`]).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        match Config::load_any(path)? {
+            Loaded::Ready(cfg) => Ok(cfg),
+            Loaded::NeedsProvisioning(u) => Err(ConfigError::NotProvisioned { path: path.to_path_buf(), missing: u.missing }),
+        }
+    }
+
+    /// Reads and validates a config file that may still lack the device's identity.
+    pub fn load_any(path: &Path) -> Result<Loaded, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        Config::parse(&text).map_err(|message| ConfigError::Invalid { path: path.to_path_buf(), message })
+        Config::parse_any(&text).map_err(|message| ConfigError::Invalid { path: path.to_path_buf(), message })
     }
 
     /// Parses and validates config text; the error names the key and the problem.
     pub fn parse(text: &str) -> Result<Config, String> {
-        let cfg: Config = toml::from_str(text).map_err(|e| {
+        match Config::parse_any(text)? {
+            Loaded::Ready(cfg) => Ok(cfg),
+            Loaded::NeedsProvisioning(u) => Err(not_provisioned_message(&u.missing)),
+        }
+    }
+
+    /// As [`Config::parse`], but a file that only lacks the identity is
+    /// `NeedsProvisioning` instead of an error. Every other problem is still one.
+    pub fn parse_any(text: &str) -> Result<Loaded, String> {
+        let draft: Draft = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
             match e.span() {
                 Some(span) => {
@@ -181,60 +293,105 @@ impl Config {
                 None => msg,
             }
         })?;
+        let Draft { device: d, attendance, board, hub, ui, library } = draft;
+        // An empty id is "not set", as `microclass provision` reads it.
+        let centre = d.centre.filter(|s| !s.is_empty());
+        let id = d.id.filter(|s| !s.is_empty());
+        let missing: Vec<&'static str> = [("device.centre", centre.is_none()), ("device.id", id.is_none())]
+            .into_iter()
+            .filter_map(|(key, absent)| absent.then_some(key))
+            .collect();
+        let (Some(centre), Some(id)) = (centre, id) else {
+            if let Some(district) = &d.district {
+                check_id_key("device.district", district)?;
+            }
+            check_rest(d.utc_offset_minutes, &attendance, &board, &hub, &ui)?;
+            return Ok(Loaded::NeedsProvisioning(Unprovisioned {
+                missing,
+                data_dir: d.data_dir,
+                utc_offset_minutes: d.utc_offset_minutes,
+                attendance,
+                board,
+                ui,
+                library,
+            }));
+        };
+        let cfg = Config {
+            device: DeviceConfig {
+                district: d.district.unwrap_or_else(default_district),
+                centre,
+                centre_name: d.centre_name,
+                id,
+                data_dir: d.data_dir,
+                utc_offset_minutes: d.utc_offset_minutes,
+            },
+            attendance,
+            board,
+            hub,
+            ui,
+            library,
+        };
         cfg.validate()?;
-        Ok(cfg)
+        Ok(Loaded::Ready(cfg))
     }
 
     fn validate(&self) -> Result<(), String> {
-        let id_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !id_ok(&self.device.district) {
-            return Err(format!("device.district {:?}: use letters, digits, '-' or '_'", self.device.district));
-        }
-        if !id_ok(&self.device.centre) {
-            return Err(format!("device.centre {:?}: use letters, digits, '-' or '_'", self.device.centre));
-        }
-        if !id_ok(&self.device.id) {
-            return Err(format!("device.id {:?}: use letters, digits, '-' or '_'", self.device.id));
-        }
-        if !(-720..=840).contains(&self.device.utc_offset_minutes) {
-            return Err(format!("device.utc_offset_minutes {}: must be between -720 and 840", self.device.utc_offset_minutes));
-        }
-        let a = &self.attendance;
-        if !(1..=120).contains(&a.minutes_per_study_hour) {
-            return Err(format!("attendance.minutes_per_study_hour {}: must be 1..=120", a.minutes_per_study_hour));
-        }
-        if a.yearly_quota_hours == 0 || a.yearly_quota_hours > 1000 {
-            return Err(format!("attendance.yearly_quota_hours {}: must be 1..=1000", a.yearly_quota_hours));
-        }
-        if a.debounce_seconds > 600 {
-            return Err(format!("attendance.debounce_seconds {}: must be at most 600", a.debounce_seconds));
-        }
-        if a.min_stay_minutes > 24 * 60 {
-            return Err(format!("attendance.min_stay_minutes {}: must be at most 1440", a.min_stay_minutes));
-        }
-        if !(1..=100).contains(&a.completion_percent) {
-            return Err(format!("attendance.completion_percent {}: must be 1..=100", a.completion_percent));
-        }
-        if self.board.kind == BoardKind::Pi && self.board.file.is_none() && self.board.usb_reader.is_none() {
-            return Err("board.kind = \"pi\" needs board.file or board.usb_reader".into());
-        }
-        if !matches!(self.ui.language.as_str(), "zh-CN" | "en") {
-            return Err(format!("ui.language {:?}: must be \"zh-CN\" or \"en\"", self.ui.language));
-        }
-        if !self.hub.url.is_empty() && !(self.hub.url.starts_with("mqtt://") || self.hub.url.starts_with("mqtts://")) {
-            return Err(format!("hub.url {:?}: must start with mqtt:// or mqtts://", self.hub.url));
-        }
-        Ok(())
+        check_id_key("device.district", &self.device.district)?;
+        check_id_key("device.centre", &self.device.centre)?;
+        check_id_key("device.id", &self.device.id)?;
+        check_rest(self.device.utc_offset_minutes, &self.attendance, &self.board, &self.hub, &self.ui)
     }
+}
 
+fn check_id_key(key: &str, value: &str) -> Result<(), String> {
+    if id_ok(value) {
+        Ok(())
+    } else {
+        Err(format!("{key} {value:?}: use letters, digits, '-' or '_'"))
+    }
+}
+
+/// Every rule but the identity's.
+fn check_rest(utc_offset_minutes: i32, a: &AttendanceConfig, board: &BoardConfig, hub: &HubSettings, ui: &UiConfig) -> Result<(), String> {
+    if !(-720..=840).contains(&utc_offset_minutes) {
+        return Err(format!("device.utc_offset_minutes {utc_offset_minutes}: must be between -720 and 840"));
+    }
+    if !(1..=120).contains(&a.minutes_per_study_hour) {
+        return Err(format!("attendance.minutes_per_study_hour {}: must be 1..=120", a.minutes_per_study_hour));
+    }
+    if a.yearly_quota_hours == 0 || a.yearly_quota_hours > 1000 {
+        return Err(format!("attendance.yearly_quota_hours {}: must be 1..=1000", a.yearly_quota_hours));
+    }
+    if a.debounce_seconds > 600 {
+        return Err(format!("attendance.debounce_seconds {}: must be at most 600", a.debounce_seconds));
+    }
+    if a.min_stay_minutes > 24 * 60 {
+        return Err(format!("attendance.min_stay_minutes {}: must be at most 1440", a.min_stay_minutes));
+    }
+    if !(1..=100).contains(&a.completion_percent) {
+        return Err(format!("attendance.completion_percent {}: must be 1..=100", a.completion_percent));
+    }
+    if board.kind == BoardKind::Pi && board.file.is_none() && board.usb_reader.is_none() {
+        return Err("board.kind = \"pi\" needs board.file or board.usb_reader".into());
+    }
+    if !matches!(ui.language.as_str(), "zh-CN" | "en") {
+        return Err(format!("ui.language {:?}: must be \"zh-CN\" or \"en\"", ui.language));
+    }
+    if !hub.url.is_empty() && !(hub.url.starts_with("mqtt://") || hub.url.starts_with("mqtts://")) {
+        return Err(format!("hub.url {:?}: must start with mqtt:// or mqtts://", hub.url));
+    }
+    Ok(())
+}
+
+impl Config {
     /// The path of the SQLite database inside the data dir.
     pub fn db_path(&self) -> PathBuf {
-        self.device.data_dir.join("microclass.db")
+        db_path_in(&self.device.data_dir)
     }
 
     /// The kiosk's local control socket (taps, screenshots) inside the data dir.
     pub fn control_socket(&self) -> PathBuf {
-        self.device.data_dir.join("control.sock")
+        control_socket_in(&self.device.data_dir)
     }
 }
 
@@ -283,6 +440,50 @@ mod tests {
     fn a_pi_board_without_a_reader_is_refused() {
         let e = Config::parse(&format!("{MINIMAL}[board]\nkind = \"pi\"\n")).unwrap_err();
         assert!(e.contains("board.file"), "{e}");
+    }
+
+    #[test]
+    fn the_shipped_file_needs_provisioning_and_keeps_its_data_dir() {
+        let shipped = include_str!("../debian/config.toml");
+        let Ok(Loaded::NeedsProvisioning(u)) = Config::parse_any(shipped) else { panic!("the shipped config must load as unprovisioned") };
+        assert_eq!(u.missing, vec!["device.centre", "device.id"]);
+        assert_eq!(u.data_dir, PathBuf::from("/var/lib/microclass"));
+        assert_eq!(u.board.kind, BoardKind::Sim);
+        let e = Config::parse(shipped).unwrap_err();
+        assert!(e.contains("device.centre and device.id not set") && e.contains("microclass provision"), "{e}");
+    }
+
+    #[test]
+    fn an_empty_id_counts_as_not_set_like_provision_reads_it() {
+        let Ok(Loaded::NeedsProvisioning(u)) = Config::parse_any("[device]\ncentre = \"c1\"\nid = \"\"\n") else { panic!("expected unprovisioned") };
+        assert_eq!(u.missing, vec!["device.id"]);
+    }
+
+    #[test]
+    fn a_file_without_ids_is_still_refused_for_any_other_problem() {
+        let e = Config::parse_any("[device]\n[attendance]\nminutes_per_study_hour = 0\n").unwrap_err();
+        assert!(e.contains("attendance.minutes_per_study_hour"), "{e}");
+        let e = Config::parse_any("[device]\ndistrict = \"a/b\"\n").unwrap_err();
+        assert!(e.contains("device.district"), "{e}");
+        let e = Config::parse_any("[devise]\n").unwrap_err();
+        assert!(e.contains("line 1") && e.contains("devise"), "{e}");
+    }
+
+    #[test]
+    fn a_complete_file_is_ready_through_either_loader() {
+        assert!(matches!(Config::parse_any(MINIMAL), Ok(Loaded::Ready(c)) if c.device.id == "d1" && c.device.district == "demo"));
+    }
+
+    #[test]
+    fn loading_an_unprovisioned_file_names_the_file_and_the_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(&p, "[device]\n").unwrap();
+        let e = Config::load(&p).unwrap_err();
+        assert!(matches!(e, ConfigError::NotProvisioned { .. }));
+        let msg = e.to_string();
+        assert!(msg.contains("config.toml") && msg.contains("microclass provision") && msg.contains("--ui"), "{msg}");
+        assert!(matches!(Config::load_any(&p), Ok(Loaded::NeedsProvisioning(_))));
     }
 
     #[test]

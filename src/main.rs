@@ -73,27 +73,27 @@ fn dispatch(cli: Cli, log: std::sync::Arc<dyn microclass::logging::LogControl>) 
         Command::Run(args) => {
             let fallback = args.data_dir.clone().unwrap_or_else(cli::demo_data_dir);
             let sim = matches!(args.board, Some(cli::run::BoardArg::Sim));
-            let cfg = cli::load_config(config, sim.then_some(fallback.as_path()))?;
-            cli::run::run(args, cfg, cli::config_path(config), log)?;
+            let loaded = cli::load_for_run(config, sim.then_some(fallback.as_path()))?;
+            cli::run::run(args, loaded, cli::config_path(config), log)?;
         }
         Command::Tap(args) => {
             let socket = match &args.socket {
                 Some(s) => s.clone(),
-                None => cli::load_config(config, Some(&cli::demo_data_dir()))?.control_socket(),
+                None => cli::control_socket(config)?,
             };
             cli::tap::run(args, socket)?;
         }
         Command::Ctl(args) => {
             let socket = match &args.socket {
                 Some(s) => s.clone(),
-                None => cli::load_config(config, Some(&cli::demo_data_dir()))?.control_socket(),
+                None => cli::control_socket(config)?,
             };
             cli::tap::ctl(args, socket)?;
         }
         Command::Screenshot(args) => {
             let socket = match &args.socket {
                 Some(s) => s.clone(),
-                None => cli::load_config(config, Some(&cli::demo_data_dir()))?.control_socket(),
+                None => cli::control_socket(config)?,
             };
             cli::screenshot::run(args, socket)?;
         }

@@ -193,3 +193,18 @@ fn acknowledged_taps_survive_200_sigkills_exactly_once() {
     assert_eq!(orphans, 0);
     println!("{} acknowledged taps over 200 kills", acked.len());
 }
+
+#[test]
+fn a_fresh_device_without_a_screen_refuses_to_start_and_says_how_to_provision() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, include_str!("../debian/config.toml")).unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(BIN).arg("--config").arg(&cfg).args(["run", "--board", "sim", "--no-stdin", "--data-dir"]).arg(&data).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("config.toml") && err.contains("device.centre and device.id not set"), "{err}");
+    assert!(err.contains("microclass provision") && err.contains("--ui"), "the two ways out: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!data.exists(), "nothing was started");
+}

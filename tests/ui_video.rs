@@ -142,6 +142,7 @@ fn the_headless_kiosk_plays_a_cached_course_for_real_and_runs_the_reader_test() 
         hub: None,
         config_path: None,
         first_boot: false,
+        boards: vec![],
         cache_dir: Some(cache_dir),
     };
     let (reader, card) = SimReader::new();

@@ -104,6 +104,7 @@ fn tap(shell: &mut Shell, uid: CardUid, reply: Option<Sender<String>>) {
     let shown = shell.tap(uid);
     if let Some(r) = reply {
         let line = match (&shown.screen, &shown.tap_id) {
+            _ if !shell.provisioned() => "- ignored: this device is not provisioned yet (first-boot wizard)".to_string(),
             (Some(s), Some(id)) => format!("{id} {}", screen_line(s)),
             (Some(s), None) => format!("- {}", screen_line(s)),
             (None, _) => "- debounced (same card within the debounce window)".to_string(),

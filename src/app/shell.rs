@@ -1,7 +1,9 @@
 //! The imperative shell around the kiosk core: looks up what a tap needs,
 //! asks the core, commits the core's records in one transaction, and only
 //! then shows and sounds the result. A failed commit shows an error screen,
-//! never a false "signed in", and leaves the core as it was.
+//! never a false "signed in", and leaves the core as it was. A shell made for
+//! the first-boot wizard (`Shell::first_boot`) asks the core nothing and
+//! commits nothing: the device has no identity to record under yet.
 
 use crate::clock::Clock;
 use crate::core::{Ctx, Effect, ErrorKind, Event, Holder, Kiosk, Record, Screen};
@@ -44,6 +46,8 @@ pub struct Shell {
     indicator: Box<dyn Indicator>,
     presenter: Box<dyn Presenter>,
     stats: ShellStats,
+    /// False while the device has no identity: taps and actions are held back.
+    provisioned: bool,
 }
 
 impl Shell {
@@ -53,7 +57,21 @@ impl Shell {
         if let Some(s) = &session {
             tracing::info!(session = %s.id, present = s.present.len(), "resuming the session that was running");
         }
-        Ok(Shell { kiosk: Kiosk::with_session(kiosk_cfg, session), store, clock, indicator, presenter, stats: ShellStats::default() })
+        Ok(Shell { kiosk: Kiosk::with_session(kiosk_cfg, session), store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: true })
+    }
+
+    /// A shell for a device that is not provisioned (the first-boot wizard is
+    /// up): every tap and action is ignored with a log line and nothing is
+    /// written, so no record can exist under a missing identity.
+    pub fn first_boot(store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, presenter: Box<dyn Presenter>) -> Shell {
+        // The core is never asked while unprovisioned; its config only fills the slot.
+        let kiosk = Kiosk::new(crate::core::CoreConfig::unprovisioned());
+        Shell { kiosk, store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: false }
+    }
+
+    /// False while the first-boot wizard is up (see [`Shell::first_boot`]).
+    pub fn provisioned(&self) -> bool {
+        self.provisioned
     }
 
     pub fn store(&self) -> &Store {
@@ -74,6 +92,12 @@ impl Shell {
 
     /// A card was presented.
     pub fn tap(&mut self, uid: CardUid) -> Shown {
+        if !self.provisioned {
+            tracing::warn!(%uid, "card ignored: this device is not provisioned yet (finish the first-boot wizard)");
+            let shown = Shown { screen: None, sound: Some(Signal::Error), tap_id: None, play: None, stop_video: false };
+            self.emit(&shown);
+            return shown;
+        }
         let now = self.clock.now();
         let year = self.kiosk.config().year_of(now.wall_ms);
         let holder = match self.lookup(&uid, year) {
@@ -100,6 +124,12 @@ impl Shell {
 
     /// Any other event (UI actions, ticks, hub updates).
     pub fn event(&mut self, event: Event) -> Shown {
+        if !self.provisioned {
+            if !matches!(event, Event::Tick) {
+                tracing::info!(?event, "ignored: this device is not provisioned yet");
+            }
+            return Shown { screen: None, sound: None, tap_id: None, play: None, stop_video: false };
+        }
         let now = self.clock.now();
         let ctx = Ctx { now, fresh: Ulid::from_parts(now.wall_ms.max(0) as u64, rand::random()) };
         let effects = self.kiosk.handle(event, ctx);
@@ -163,6 +193,10 @@ impl Shell {
 
     /// Records a wall-clock jump (or sync change) and queues it for the hub.
     pub fn record_clock_event(&mut self, ev: &crate::clock_watch::ClockEvent) {
+        if !self.provisioned {
+            tracing::warn!(jump_ms = ev.jump_ms, synced = ev.synced_after, "wall clock jumped; not recorded before provisioning");
+            return;
+        }
         let id = Ulid::from_parts(ev.at_ms.max(0) as u64, rand::random()).to_string();
         let effects = [
             Effect::Write(Record::ClockJump { id: id.clone(), at_ms: ev.at_ms, jump_ms: ev.jump_ms, synced: ev.synced_after }),
@@ -223,4 +257,43 @@ fn summarize(effects: &[Effect]) -> Shown {
         }
     }
     shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::TestClock;
+    use crate::hw::sim::SimIndicator;
+
+    struct Nothing;
+    impl Presenter for Nothing {
+        fn present(&mut self, _: &Shown) {}
+    }
+
+    fn rows(store: &Store) -> i64 {
+        store
+            .conn()
+            .query_row("SELECT (SELECT count(*) FROM taps) + (SELECT count(*) FROM sessions) + (SELECT count(*) FROM clock_events) + (SELECT count(*) FROM outbox)", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_first_boot_shell_ignores_taps_actions_and_clock_jumps_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("k.db")).unwrap();
+        assert!(crate::demo::load_if_empty(&mut store).unwrap());
+        let before = rows(&store);
+        let indicator = SimIndicator::default();
+        let mut sh = Shell::first_boot(store, Arc::new(TestClock::at(1_780_000_000_000)), Box::new(indicator.clone()), Box::new(Nothing));
+        assert!(!sh.provisioned());
+        let trainer = CardUid::parse("0411223344").unwrap();
+        let shown = sh.tap(trainer);
+        assert_eq!((shown.screen, shown.tap_id), (None, None));
+        assert_eq!(indicator.signals(), vec![Signal::Error], "the person at the reader hears that it did not count");
+        assert_eq!(sh.event(Event::StartSession { schedule_id: None, title: "党史".into() }).screen, None);
+        sh.event(Event::TechnicianUnlocked { by: crate::core::Unlock::Pin });
+        sh.record_clock_event(&crate::clock_watch::ClockEvent { at_ms: 1, jump_ms: 60_000, mono_ms: 1, synced_before: false, synced_after: true });
+        assert_eq!(rows(sh.store()), before, "nothing recorded");
+        assert_eq!(sh.stats().taps, 0);
+    }
 }

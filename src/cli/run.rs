@@ -7,10 +7,10 @@ use anyhow::{Context, Result};
 use microclass::app::run::{run_loop, spawn_reader, spawn_stdin_taps, LineFormat, LinePresenter};
 use microclass::app::{control, Input, Shell};
 use microclass::clock::{Clock, SystemClock};
-use microclass::config::{BoardKind, Config};
+use microclass::config::{BoardConfig, BoardKind, Config, Loaded, Unprovisioned};
 use microclass::core::CoreConfig;
 use microclass::store::Store;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -49,28 +49,55 @@ pub enum BoardArg {
     Pi,
 }
 
-/// `config_path`: the file `cfg` came from (`None` for the demo configuration).
-pub fn run(args: RunArgs, mut cfg: Config, config_path: Option<PathBuf>, log: Arc<dyn microclass::logging::LogControl>) -> Result<()> {
+/// `config_path`: the file the config came from (`None` for the demo configuration).
+/// A file without the device's identity starts the first-boot wizard when
+/// there is a screen, and is refused without one.
+pub fn run(args: RunArgs, loaded: Loaded, config_path: Option<PathBuf>, log: Arc<dyn microclass::logging::LogControl>) -> Result<()> {
+    match loaded {
+        Loaded::Ready(cfg) => run_provisioned(args, cfg, config_path, log),
+        Loaded::NeedsProvisioning(u) => {
+            let Some(backend) = args.ui else {
+                // Without a screen nobody can answer the wizard.
+                let path = config_path.unwrap_or_else(|| PathBuf::from(super::DEFAULT_CONFIG));
+                return Err(microclass::config::ConfigError::NotProvisioned { path, missing: u.missing }.into());
+            };
+            run_first_boot(args, backend, u, config_path)
+        }
+    }
+}
+
+/// What both kinds of start open before the loop: the store, the stop flag
+/// (SIGTERM/SIGINT), the reader thread, the indicator and the control socket.
+struct Edges {
+    store: Store,
+    tx: mpsc::Sender<Input>,
+    rx: mpsc::Receiver<Input>,
+    stop: Arc<AtomicBool>,
+    indicator: Box<dyn microclass::hw::Indicator>,
+    socket: PathBuf,
+}
+
+/// Applies the command line's overrides to the board and data dir.
+fn overrides(args: &RunArgs, board: &mut BoardConfig, data_dir: &mut PathBuf) {
     match args.board {
-        Some(BoardArg::Sim) => cfg.board.kind = BoardKind::Sim,
-        Some(BoardArg::Pi) => cfg.board.kind = BoardKind::Pi,
+        Some(BoardArg::Sim) => board.kind = BoardKind::Sim,
+        Some(BoardArg::Pi) => board.kind = BoardKind::Pi,
         None => {}
     }
     if let Some(d) = &args.data_dir {
-        cfg.device.data_dir = d.clone();
+        *data_dir = d.clone();
     }
+}
+
+/// `prepare` runs on the store before anything else starts (demo data).
+fn start_edges(args: &RunArgs, board: &BoardConfig, data_dir: &Path, db_path: &Path, socket: PathBuf, prepare: impl FnOnce(&mut Store) -> Result<()>) -> Result<Edges> {
     if let Some(backend @ microclass::ui::backend::Backend::Linuxkms) = args.ui {
         // Before the reader, socket and uplink start: a screen that cannot work fails at once.
         microclass::ui::backend::preflight(backend).context("touchscreen UI")?;
     }
-    super::ensure_dir(&cfg.device.data_dir)?;
-    let mut store = Store::open(&cfg.db_path()).with_context(|| format!("opening the database {}", cfg.db_path().display()))?;
-    if args.demo && microclass::demo::load_if_empty(&mut store)? {
-        tracing::info!("loaded the demo roster and catalogue");
-    }
-    if args.demo && microclass::demo::load_schedule_if_empty(&mut store, SystemClock::new().now().wall_ms, cfg.device.utc_offset_minutes * 60)? {
-        tracing::info!("loaded a demo week of classes");
-    }
+    super::ensure_dir(data_dir)?;
+    let mut store = Store::open(db_path).with_context(|| format!("opening the database {}", db_path.display()))?;
+    prepare(&mut store)?;
 
     let (tx, rx) = mpsc::channel::<Input>();
     let stop = Arc::new(AtomicBool::new(false));
@@ -79,7 +106,7 @@ pub fn run(args: RunArgs, mut cfg: Config, config_path: Option<PathBuf>, log: Ar
     }
 
     let hw_clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let hw = microclass::board::build_hardware(&cfg.board, hw_clock).context("opening the card reader and indicators")?;
+    let hw = microclass::board::build_hardware(board, hw_clock).context("opening the card reader and indicators")?;
     if let Some(taps) = hw.sim_taps {
         if !args.no_stdin {
             spawn_stdin_taps(taps.clone()).context("starting the stdin reader")?;
@@ -87,11 +114,38 @@ pub fn run(args: RunArgs, mut cfg: Config, config_path: Option<PathBuf>, log: Ar
         // Keep a sender alive so the simulated reader never reports Closed.
         std::mem::forget(taps);
     }
-    let (reader, indicator) = (hw.reader, hw.indicator);
-    spawn_reader(reader, tx.clone(), stop.clone()).context("starting the reader thread")?;
-
-    let socket = cfg.control_socket();
+    spawn_reader(hw.reader, tx.clone(), stop.clone()).context("starting the reader thread")?;
     control::serve(&socket, tx.clone()).context("starting the control socket")?;
+    Ok(Edges { store, tx, rx, stop, indicator: hw.indicator, socket })
+}
+
+/// The first-boot wizard on the screen: the store opens in the configured
+/// data dir, the reader and control socket run (taps are ignored and logged),
+/// and no hub uplink starts. A confirmed wizard writes the config and stops
+/// the process; systemd starts it again with the full config.
+fn run_first_boot(args: RunArgs, backend: microclass::ui::backend::Backend, mut u: Unprovisioned, config_path: Option<PathBuf>) -> Result<()> {
+    overrides(&args, &mut u.board, &mut u.data_dir);
+    let edges = start_edges(&args, &u.board, &u.data_dir, &u.db_path(), u.control_socket(), |_| Ok(()))?;
+    tracing::warn!(missing = %u.missing.join(", "), "this device is not provisioned: showing the first-boot wizard; no hub uplink");
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let Edges { store, tx, rx, stop, indicator, socket } = edges;
+    super::ui::run_first_boot(backend, args.ui_size, &u, config_path, store, clock, indicator, rx, tx, stop, &socket)
+}
+
+fn run_provisioned(args: RunArgs, mut cfg: Config, config_path: Option<PathBuf>, log: Arc<dyn microclass::logging::LogControl>) -> Result<()> {
+    overrides(&args, &mut cfg.board, &mut cfg.device.data_dir);
+    let utc_offset_s = cfg.device.utc_offset_minutes * 60;
+    let demo = |store: &mut Store| -> Result<()> {
+        if args.demo && microclass::demo::load_if_empty(store)? {
+            tracing::info!("loaded the demo roster and catalogue");
+        }
+        if args.demo && microclass::demo::load_schedule_if_empty(store, SystemClock::new().now().wall_ms, utc_offset_s)? {
+            tracing::info!("loaded a demo week of classes");
+        }
+        Ok(())
+    };
+    let Edges { store, tx, rx, stop, indicator, socket } = start_edges(&args, &cfg.board, &cfg.device.data_dir, &cfg.db_path(), cfg.control_socket(), demo)?;
+
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let uplink = microclass::app::hub_link::start(&cfg, stop.clone(), args.ui.is_some(), log)
         .map_err(anyhow::Error::msg)

@@ -1,10 +1,11 @@
 //! `microclass run --ui <backend>`: the kiosk with its touchscreen. Builds the
-//! UI options from the config and hands the kiosk loop to `ui::kiosk::run`.
+//! UI options from the config (or, on a device without its identity, for the
+//! first-boot wizard) and hands the kiosk loop to `ui::kiosk::run`.
 
 use anyhow::{Context, Result};
 use microclass::app::{Input, Shell};
 use microclass::clock::Clock;
-use microclass::config::Config;
+use microclass::config::{Config, Unprovisioned};
 use microclass::core::CoreConfig;
 use microclass::hw::Indicator;
 use microclass::store::Store;
@@ -46,12 +47,41 @@ pub fn run(backend: Backend, size: (u32, u32), cfg: &Config, config_path: Option
         hub_configured: !cfg.hub.url.is_empty(),
         hub,
         config_path,
-        // A loaded config always has the device's identity (Config::validate),
-        // so the kiosk never starts in the wizard from here yet.
         first_boot: false,
+        boards: Vec::new(),
         cache_dir: Some(cfg.library.resolved(&d.data_dir).cache_dir),
     };
     tracing::info!(centre = %d.centre, device = %d.id, socket = %socket.display(), "kiosk running with its screen");
+    kiosk::run(opts, shell, rx, tx, stop, inbox).context("touchscreen UI")?;
+    let _ = std::fs::remove_file(socket);
+    Ok(())
+}
+
+/// The kiosk of a device without its identity: the first-boot wizard over
+/// everything, a shell that records nothing, no hub. Returns after the
+/// wizard's config is written (or on SIGTERM).
+#[allow(clippy::too_many_arguments)]
+pub fn run_first_boot(backend: Backend, size: (u32, u32), u: &Unprovisioned, config_path: Option<PathBuf>, store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, rx: Receiver<Input>, tx: Sender<Input>, stop: Arc<AtomicBool>, socket: &Path) -> Result<()> {
+    let (presenter, inbox) = kiosk::presenter();
+    let shell = Shell::first_boot(store, clock, indicator, presenter);
+    let opts = UiOptions {
+        backend,
+        width: size.0,
+        height: size.1,
+        centre_name: String::new(),
+        utc_offset_s: u.utc_offset_minutes * 60,
+        quota_hours: u.attendance.yearly_quota_hours,
+        minutes_per_hour: u.attendance.minutes_per_study_hour,
+        pin_hash: None,
+        device_facts: vec![DeviceFact { label: "设备 Device".into(), value: format!("not provisioned · v{}", env!("CARGO_PKG_VERSION")), ok: false }],
+        hub_configured: false,
+        hub: None,
+        config_path,
+        first_boot: true,
+        boards: microclass::board::choices(Path::new(microclass::board::BOARD_DIR)),
+        cache_dir: None,
+    };
+    tracing::info!(socket = %socket.display(), "first-boot wizard on the screen");
     kiosk::run(opts, shell, rx, tx, stop, inbox).context("touchscreen UI")?;
     let _ = std::fs::remove_file(socket);
     Ok(())

@@ -1,6 +1,6 @@
 //! The part of the configuration the kiosk core decides with.
 
-use crate::config::{Config, SignOutRule};
+use crate::config::{AttendanceConfig, Config, SignOutRule, UiConfig};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CoreConfig {
@@ -20,19 +20,28 @@ pub struct CoreConfig {
 
 impl CoreConfig {
     pub fn from_config(c: &Config) -> Self {
-        let a = &c.attendance;
+        Self::from_parts(&c.device.centre, &c.device.id, &c.attendance, &c.ui, c.device.utc_offset_minutes)
+    }
+
+    /// The slot-filler of a shell that decides nothing (`Shell::first_boot`):
+    /// empty ids, documented defaults. Never used to decide a tap.
+    pub fn unprovisioned() -> Self {
+        Self::from_parts("", "", &AttendanceConfig::default(), &UiConfig::default(), 480)
+    }
+
+    fn from_parts(centre: &str, device: &str, a: &AttendanceConfig, ui: &UiConfig, utc_offset_minutes: i32) -> Self {
         CoreConfig {
-            centre: c.device.centre.clone(),
-            device: c.device.id.clone(),
+            centre: centre.to_string(),
+            device: device.to_string(),
             minutes_per_hour: a.minutes_per_study_hour,
             quota_hours: a.yearly_quota_hours,
             debounce_ms: i64::from(a.debounce_seconds) * 1000,
             min_stay_ms: i64::from(a.min_stay_minutes) * 60_000,
             sign_out: a.sign_out,
             rating_window_ms: i64::from(a.rating_window_minutes) * 60_000,
-            result_ms: i64::from(c.ui.result_seconds) * 1000,
-            panel_ms: i64::from(c.ui.panel_seconds) * 1000,
-            utc_offset_minutes: c.device.utc_offset_minutes,
+            result_ms: i64::from(ui.result_seconds) * 1000,
+            panel_ms: i64::from(ui.panel_seconds) * 1000,
+            utc_offset_minutes,
             completion_percent: a.completion_percent,
         }
     }

@@ -71,7 +71,7 @@ impl Kiosk {
             }
             Event::RatingGiven { stars } => self.on_rating(stars, now, &mut ids),
             Event::SurveyAnswered { topics } => self.on_survey(topics, now, &mut ids),
-            Event::TechnicianUnlocked { by } => self.on_technician_unlocked(by, now),
+            Event::TechnicianUnlocked { by } => self.on_technician_unlocked(by, now, &mut ids),
             Event::BeginEnrol => self.on_begin_enrol(now),
             Event::EnrolCard { uid, member_id } => self.on_enrol(uid, member_id, now, &mut ids),
             Event::Dismiss => self.on_dismiss(),

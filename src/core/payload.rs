@@ -145,6 +145,45 @@ pub fn card_enrolled(id: &str, uid: &CardUid, member: &str, at: Millis, synced: 
     }
 }
 
+/// How the technician panel was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnlockMethod {
+    Pin,
+    Card,
+}
+
+impl UnlockMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnlockMethod::Pin => "pin",
+            UnlockMethod::Card => "card",
+        }
+    }
+}
+
+/// The technician panel was opened; a card unlock names the card, its
+/// holder and its tap record, a PIN unlock has none of them.
+pub struct UnlockFacts<'a> {
+    pub id: &'a str,
+    pub method: UnlockMethod,
+    pub uid: Option<&'a CardUid>,
+    pub member_id: Option<&'a str>,
+    pub tap_id: Option<&'a str>,
+    pub at_ms: Millis,
+    pub synced: bool,
+}
+
+pub fn technician_unlock(f: UnlockFacts<'_>) -> Outgoing {
+    Outgoing {
+        id: f.id.to_string(),
+        kind: "technician_unlock",
+        payload: json!({
+            "v": VERSION, "type": "technician_unlock", "id": f.id, "at": f.at_ms, "clock_synced": f.synced,
+            "method": f.method.as_str(), "uid": f.uid.map(CardUid::as_str), "member": f.member_id, "tap": f.tap_id,
+        }),
+    }
+}
+
 /// Reads a payload's `id` back (used by tests and the outbox).
 pub fn id_of(v: &Value) -> Option<&str> {
     v.get("id").and_then(Value::as_str)

@@ -251,14 +251,17 @@ impl Kiosk {
         ]
     }
 
-    pub(crate) fn on_technician_unlocked(&mut self, by: crate::core::Unlock, now: Now) -> Vec<Effect> {
+    pub(crate) fn on_technician_unlocked(&mut self, by: crate::core::Unlock, now: Now, ids: &mut Ids) -> Vec<Effect> {
         if self.st.play.is_some() {
             return refused();
         }
         let crate::core::Unlock::Pin = by;
         let name = super::kiosk::PIN_TECHNICIAN.to_string();
         self.focus(Focus::Technician { name: name.clone(), enrolling: false, pending: None, pin: true }, now);
-        vec![Effect::Show(Screen::Technician { name }), Effect::Sound(Signal::Ok)]
+        // No tap row says who opened it: the outbox message is the local log.
+        let id = ids.next();
+        let unlock = payload::UnlockFacts { id: &id, method: payload::UnlockMethod::Pin, uid: None, member_id: None, tap_id: None, at_ms: now.wall_ms, synced: now.synced };
+        vec![Effect::Enqueue(payload::technician_unlock(unlock)), Effect::Show(Screen::Technician { name }), Effect::Sound(Signal::Ok)]
     }
 
     pub(crate) fn on_begin_enrol(&mut self, now: Now) -> Vec<Effect> {

@@ -69,6 +69,17 @@ impl Kiosk {
         if member.has_role(Role::Technician) {
             let tap_id = ids.next();
             let mut fx = tap_effects(&tap_id, &uid, Some(&member), TapOutcome::TechnicianPanel, None, mobile, None, None, now);
+            // Every opening of the panel has one record of one kind, PIN or card.
+            let unlock_id = ids.next();
+            fx.push(Effect::Enqueue(payload::technician_unlock(payload::UnlockFacts {
+                id: &unlock_id,
+                method: payload::UnlockMethod::Card,
+                uid: Some(&uid),
+                member_id: Some(&member.id),
+                tap_id: Some(&tap_id),
+                at_ms: now.wall_ms,
+                synced: now.synced,
+            })));
             fx.push(Effect::Show(Screen::Technician { name: member.name.clone() }));
             fx.push(Effect::Sound(Signal::Ok));
             self.focus(Focus::Technician { name: member.name, enrolling: false, pending: None, pin: false }, now);

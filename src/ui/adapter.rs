@@ -262,6 +262,7 @@ fn wire(shared: &Rc<Shared>) {
     on!(on_enrol_member, |id| Input::EnrolMember(id.to_string()));
     on!(on_wizard_key, |k| Input::WizardKey(k.to_string()));
     on!(on_wizard_field, |i| Input::WizardField(i));
+    on!(on_wizard_board, |i| Input::WizardBoard(i));
     on!(on_wizard_next, || Input::WizardNext);
     on!(on_wizard_back, || Input::WizardBack);
 }
@@ -389,6 +390,7 @@ fn apply(w: &g::KioskWindow, prev: Option<&ViewState>, v: &ViewState) {
     set!(wizard_fields, vw.set_wizard_fields(infos(&v.wizard_fields)));
     set!(wizard_field, vw.set_wizard_field(v.wizard_field as i32));
     set!(wizard_error, vw.set_wizard_error(ss(&v.wizard_error)));
+    set!(wizard_boards, vw.set_wizard_boards(model(v.wizard_boards.iter().map(|(reader, name, chosen)| g::BoardRow { reader: ss(reader), name: ss(name), chosen: *chosen }).collect())));
     set!(fault, vw.set_fault(match v.fault {
         Some(ErrorKind::DiskFull) => g::Fault::DiskFull,
         Some(ErrorKind::ReadOnly) => g::Fault::ReadOnly,

@@ -1,6 +1,7 @@
 //! The state around the screens that the run loop feeds the UI: centre, clock,
 //! today's schedule, hub link, backlog, course list, roster for enrolment,
-//! device facts for the technician. Plain data; never read from disk or network here.
+//! device facts for the technician, boards for the first-boot wizard. Plain
+//! data; never read from disk or network here.
 
 use crate::model::{Course, Millis};
 
@@ -92,6 +93,8 @@ pub struct Ambient {
     pub minutes_per_hour: u32,
     /// The device has not been provisioned: show the first-boot wizard.
     pub first_boot: bool,
+    /// The boards the wizard offers (`crate::board::choices`).
+    pub boards: Vec<crate::board::BoardChoice>,
 }
 
 impl Default for Ambient {
@@ -112,6 +115,7 @@ impl Default for Ambient {
             quota_hours: 32,
             minutes_per_hour: 45,
             first_boot: false,
+            boards: Vec::new(),
         }
     }
 }

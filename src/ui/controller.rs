@@ -94,6 +94,8 @@ pub enum Input {
     EnrolMember(String),
     WizardKey(String),
     WizardField(i32),
+    /// A board of `Ambient::boards`, by index.
+    WizardBoard(i32),
     WizardNext,
     WizardBack,
 }
@@ -380,6 +382,13 @@ impl UiController {
             Input::WizardField(i) => {
                 if let (Some(w), Ok(i)) = (self.wizard.as_mut(), usize::try_from(i)) {
                     w.select_field(i);
+                }
+                vec![]
+            }
+            Input::WizardBoard(i) => {
+                let chosen = usize::try_from(i).ok().and_then(|i| ambient.boards.get(i));
+                if let (Some(w), Some(b)) = (self.wizard.as_mut(), chosen) {
+                    w.choose_board(&b.value);
                 }
                 vec![]
             }

@@ -252,3 +252,20 @@ fn the_technician_panel_shows_the_last_sync_and_the_answer_to_sync_now() {
     a.sync = SyncState::Done { at_ms: a.now_ms };
     assert_eq!(rows(&a).into_iter().find(|r| r.0 == "立即同步").unwrap().1, "已完成 14:05");
 }
+
+#[test]
+fn the_wizard_board_step_lists_the_ambient_boards_and_marks_the_chosen_one() {
+    let a = samples::ambient();
+    let mut c = UiController::new();
+    c.set_first_boot(true);
+    c.wizard.as_mut().expect("wizard").step = super::wizard::STEP_BOARD;
+    c.input(Input::WizardBoard(7), &a, 0);
+    c.input(Input::WizardBoard(-1), &a, 0);
+    let v = view::build(&c, &a, &Playback::default());
+    assert_eq!(v.wizard_boards.len(), 3);
+    assert!(v.wizard_boards.iter().all(|b| !b.2), "an index outside the list chooses nothing");
+    c.input(Input::WizardBoard(2), &a, 0);
+    let v = view::build(&c, &a, &Playback::default());
+    assert_eq!(v.wizard_boards[2], ("usb".to_string(), "pi4-usb-reader".to_string(), true));
+    assert_eq!(v.wizard_fields[0].1, "pi4-usb-reader", "the field shows the board file's name");
+}

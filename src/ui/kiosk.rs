@@ -46,6 +46,8 @@ pub struct UiOptions {
     /// The config file the first-boot wizard writes (`None`: demo config).
     pub config_path: Option<PathBuf>,
     pub first_boot: bool,
+    /// The boards the wizard offers (`crate::board::choices`).
+    pub boards: Vec<crate::board::BoardChoice>,
     /// The verified video cache (`[library] cache_dir`); `None` plays every course simulated.
     pub cache_dir: Option<PathBuf>,
 }
@@ -137,6 +139,7 @@ fn initial_ambient(opts: &UiOptions, shell: &Shell, feed: &mut Feed) -> Ambient 
         quota_hours: opts.quota_hours,
         minutes_per_hour: opts.minutes_per_hour,
         first_boot: opts.first_boot,
+        boards: opts.boards.clone(),
         ..Ambient::default()
     }
 }

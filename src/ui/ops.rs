@@ -86,7 +86,7 @@ impl Ops {
             }
             other => format!("配置未保存 Config not written: {other}"),
         })?;
-        tracing::info!(config = %path.display(), district = %form.district, centre = %form.centre, device = %form.device, "provisioned from the first-boot wizard; restarting");
+        tracing::info!(config = %path.display(), district = %form.district, centre = %form.centre, device = %form.device, board = %form.board, "provisioned from the first-boot wizard; restarting");
         self.stop.store(true, Ordering::SeqCst);
         Ok(())
     }
@@ -100,6 +100,8 @@ pub fn provision_config(path: &Path, form: &ProvisionForm) -> Result<(), Provisi
         centre: Some(form.centre.clone()),
         device_id: Some(form.device.clone()),
         hub_url: Some(form.hub.clone()),
+        signing_key: Some(form.hub_key.clone()),
+        board: Some(form.board.clone()),
         technician_pin: Some(form.pin.clone()),
         ..ProvisionAnswers::default()
     };
@@ -112,39 +114,73 @@ pub fn provision_config(path: &Path, form: &ProvisionForm) -> Result<(), Provisi
 mod tests {
     use super::*;
 
-    fn form() -> ProvisionForm {
-        ProvisionForm { district: "d01".into(), centre: "c-17".into(), device: "pi_3".into(), hub: "mqtt://10.0.0.2:1883".into(), pin: "258036".into() }
-    }
-
     const KEY: &str = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+
+    fn form() -> ProvisionForm {
+        ProvisionForm {
+            district: "d01".into(),
+            centre: "c-17".into(),
+            device: "pi_3".into(),
+            board: "sim".into(),
+            hub: "mqtt://10.0.0.2:1883".into(),
+            hub_key: KEY.into(),
+            pin: "258036".into(),
+        }
+    }
 
     #[test]
     fn the_wizard_writes_the_config_and_stops_the_kiosk_for_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
-        std::fs::write(&path, format!("[device]\ndata_dir = \"/var/lib/microclass\"\n\n[board]\nkind = \"sim\"\n\n[hub]\nhub_public_key = \"{KEY}\"\n")).unwrap();
+        std::fs::write(&path, include_str!("../../debian/config.toml")).unwrap();
         let ops = Ops::new(None, Some(path.clone()), Arc::new(AtomicBool::new(false)));
         ops.provision(&form()).expect("provisioned");
         assert!(ops.stop.load(Ordering::SeqCst), "the kiosk stops so systemd restarts it");
         let cfg = crate::config::Config::load(&path).expect("the written config loads");
         assert_eq!((cfg.device.district.as_str(), cfg.device.centre.as_str(), cfg.device.id.as_str()), ("d01", "c-17", "pi_3"));
         assert_eq!(cfg.hub.url, "mqtt://10.0.0.2:1883");
+        assert_eq!(cfg.hub.rest.get("hub_public_key").and_then(|v| v.as_str()), Some(KEY));
+        assert_eq!(cfg.board.kind, crate::config::BoardKind::Sim);
         assert!(crate::provision::pin::verify_pin("258036", cfg.ui.technician_pin_hash.as_deref().unwrap()).unwrap());
         assert_eq!(cfg.device.data_dir, PathBuf::from("/var/lib/microclass"), "the rest of the file is kept");
+        assert!(std::fs::read_to_string(&path).unwrap().contains("# Fill it in on the touchscreen"), "and its comments");
     }
 
     #[test]
-    fn an_incomplete_config_is_not_written_and_the_kiosk_keeps_running() {
+    fn answers_the_provisioning_rules_refuse_are_not_written_and_the_kiosk_keeps_running() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         let before = "[device]\ndata_dir = \"/var/lib/microclass\"\n";
         std::fs::write(&path, before).unwrap();
         let ops = Ops::new(None, Some(path.clone()), Arc::new(AtomicBool::new(false)));
-        let err = ops.provision(&form()).unwrap_err();
-        assert!(err.contains("SigningKey") && err.contains("microclass provision"), "{err}");
+        let bad = ProvisionForm { hub_key: "abcd".into(), board: "/nonexistent/board.toml".into(), ..form() };
+        let err = ops.provision(&bad).unwrap_err();
+        assert!(err.contains("SigningKey") && err.contains("Board") && err.contains("microclass provision"), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
         assert!(!ops.stop.load(Ordering::SeqCst));
         let demo = Ops::new(None, None, Arc::new(AtomicBool::new(false)));
         assert!(demo.provision(&form()).unwrap_err().contains("No config file"));
+    }
+
+    #[test]
+    fn a_config_directory_the_kiosk_cannot_write_leaves_the_file_and_says_why() {
+        use std::os::unix::fs::PermissionsExt;
+        if unsafe { libc::geteuid() } == 0 {
+            eprintln!("skipped: root writes into read-only directories");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let etc = dir.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        let path = etc.join("config.toml");
+        let before = include_str!("../../debian/config.toml");
+        std::fs::write(&path, before).unwrap();
+        std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let ops = Ops::new(None, Some(path.clone()), Arc::new(AtomicBool::new(false)));
+        let err = ops.provision(&form()).unwrap_err();
+        std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(err.contains("Config not written") && err.contains("config.toml"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+        assert!(!ops.stop.load(Ordering::SeqCst));
     }
 }

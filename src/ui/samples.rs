@@ -4,6 +4,7 @@
 
 use super::ambient::{Ambient, DeviceFact, LibraryCourse, LinkState, RosterEntry, ScheduleItem};
 use super::controller::{Input, Page};
+use crate::board::BoardChoice;
 use crate::core::{Attendee, ErrorKind, MemberOutcome, MemberView, Screen, SessionView, TrainerView};
 use crate::model::{CardUid, Millis, OwedCourse};
 
@@ -44,6 +45,11 @@ pub fn ambient() -> Ambient {
             DeviceFact { label: "读卡器 Reader".into(), value: "MFRC522 v2.0 (SPI0)".into(), ok: true },
             DeviceFact { label: "缓存 Cache".into(), value: "4 / 5 · 2.1 GB of 24 GB".into(), ok: true },
             DeviceFact { label: "磁盘 Disk".into(), value: "31% used".into(), ok: true },
+        ],
+        boards: vec![
+            BoardChoice { value: "sim".into(), name: "sim".into(), reader: "sim" },
+            BoardChoice { value: format!("{}/pi4-mfrc522.toml", crate::board::BOARD_DIR), name: "pi4-mfrc522".into(), reader: "mfrc522" },
+            BoardChoice { value: format!("{}/pi4-usb-reader.toml", crate::board::BOARD_DIR), name: "pi4-usb-reader".into(), reader: "usb" },
         ],
         ..Ambient::default()
     }
@@ -97,11 +103,28 @@ fn s(name: &'static str, page: Page, screen: Screen, inputs: Vec<Input>) -> Samp
 pub fn all() -> Vec<Sample> {
     let trainer = |running| Screen::Trainer(trainer_view(running));
     let keys = |t: &str| t.chars().map(|c| Input::WizardKey(c.to_string())).collect::<Vec<_>>();
+    // The wizard, step by step: each sample goes one step further.
     let mut wizard = vec![Input::WizardNext];
     wizard.extend(keys("d01"));
     wizard.push(Input::WizardField(1));
     wizard.extend(keys("c17"));
     wizard.push(Input::WizardField(2));
+    let mut board = wizard.clone();
+    board.extend(keys("pi-07"));
+    board.push(Input::WizardNext);
+    let mut hub = board.clone();
+    board.push(Input::WizardBoard(1));
+    hub.extend([Input::WizardBoard(0), Input::WizardNext]);
+    hub.extend(keys("mqtts://hub.example.cn:8883"));
+    hub.push(Input::WizardField(1));
+    let key = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+    let mut confirm = hub.clone();
+    hub.extend(keys(&key[..36]));
+    confirm.extend(keys(key));
+    confirm.push(Input::WizardNext);
+    confirm.extend(keys("258036"));
+    confirm.push(Input::WizardNext);
+    let first_boot = |name, inputs| Sample { name, page: Page::Provision, screen: Screen::Idle, inputs, first_boot: true };
     vec![
         s("idle", Page::Idle, Screen::Idle, vec![]),
         s("member-signed-in", Page::Member, Screen::Member(member_view(MemberOutcome::SignedIn)), vec![]),
@@ -119,7 +142,11 @@ pub fn all() -> Vec<Sample> {
         s("technician", Page::Technician, Screen::Technician { name: "陈工".into() }, vec![Input::ReaderTest]),
         s("enrol-wait", Page::Enrol, Screen::Enrol { uid: None }, vec![]),
         s("enrol-choose", Page::Enrol, Screen::Enrol { uid: Some(uid("04C0FFEE")) }, vec![Input::EnrolKey("m".into()), Input::EnrolKey("0".into())]),
-        Sample { name: "provision", page: Page::Provision, screen: Screen::Idle, inputs: wizard, first_boot: true },
+        first_boot("provision-language", vec![]),
+        first_boot("provision", wizard),
+        first_boot("provision-board", board),
+        first_boot("provision-hub", hub),
+        first_boot("provision-confirm", confirm),
         s("error-reader", Page::Error, Screen::Error(ErrorKind::ReaderFault), vec![]),
         s("error-disk", Page::Error, Screen::Error(ErrorKind::DiskFull), vec![]),
         s("error-database", Page::Error, Screen::Error(ErrorKind::Database), vec![]),

@@ -109,6 +109,8 @@ pub struct ViewState {
     pub wizard_fields: Vec<(String, String, bool)>,
     pub wizard_field: usize,
     pub wizard_error: String,
+    /// The board step's choices: reader kind, board name, chosen.
+    pub wizard_boards: Vec<(String, String, bool)>,
     pub fault: Option<ErrorKind>,
 }
 
@@ -261,6 +263,9 @@ pub fn build(ctl: &UiController, a: &Ambient, playback: &Playback) -> ViewState 
         v.wizard_field = w.active;
         v.wizard_error = w.error.clone();
         v.wizard_fields = w.views().into_iter().map(|f| (f.key.to_string(), f.value, f.ok)).collect();
+        if w.step == super::wizard::STEP_BOARD {
+            v.wizard_boards = a.boards.iter().map(|b| (b.reader.to_string(), b.name.clone(), b.value == w.form.board)).collect();
+        }
     }
     v
 }

@@ -254,6 +254,9 @@ fn a_technician_who_enters_the_pin_enrols_an_unknown_card_for_a_member() {
         rig.pump();
     }
     assert_eq!(rig.kit.ui.page(), Page::Technician);
+    let unlocks = rig.shell.store().outbox_of_kind("technician_unlock").expect("outbox");
+    assert_eq!(unlocks.len(), 1, "the accepted PIN is logged once, the wrong one not at all");
+    assert!(unlocks[0].payload.contains("\"method\":\"pin\""), "{}", unlocks[0].payload);
 
     rig.actions().invoke_begin_enrol();
     rig.pump();
@@ -271,4 +274,63 @@ fn a_technician_who_enters_the_pin_enrols_an_unknown_card_for_a_member() {
     rig.wait_s(5);
     rig.tap("0A0B0C0E");
     assert_eq!(rig.kit.ui.page(), Page::UnknownCard, "the PIN panel locked itself: a new card is not enrolled");
+}
+
+#[test]
+fn the_first_boot_wizard_provisions_the_shipped_config_from_the_screen() {
+    use microclass::config::{BoardKind, Config};
+    use microclass::ui::ops::Ops;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const KEY: &str = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+    let kit = Kit::new(800, 480);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, include_str!("../../debian/config.toml")).expect("the shipped config");
+    let board_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("board");
+    let boards = microclass::board::choices(&board_dir);
+    let mfrc522 = boards.iter().position(|b| b.reader == "mfrc522").expect("the MFRC522 board is offered");
+    kit.ui.update_ambient(|a| {
+        a.first_boot = true;
+        a.boards = boards.clone();
+    });
+    assert_eq!(kit.ui.page(), Page::Provision);
+
+    let actions = kit.ui.window().global::<Actions>();
+    let type_text = |s: &str| s.chars().for_each(|c| actions.invoke_wizard_key(c.to_string().into()));
+    actions.invoke_set_language("en".into());
+    actions.invoke_wizard_next();
+    type_text("wuchang");
+    actions.invoke_wizard_field(1);
+    type_text("donghu");
+    actions.invoke_wizard_field(2);
+    type_text("donghu-01");
+    actions.invoke_wizard_next();
+    actions.invoke_wizard_board(mfrc522 as i32);
+    actions.invoke_wizard_next();
+    type_text("mqtts://hub.example.org:8883");
+    actions.invoke_wizard_field(1);
+    type_text(KEY);
+    actions.invoke_wizard_next();
+    type_text("258071");
+    actions.invoke_wizard_key("ok".into());
+    let v = kit.ui.view_state();
+    assert_eq!((v.wizard_step, v.wizard_error.as_str()), (5, ""), "on the confirmation step without a complaint");
+    actions.invoke_wizard_next();
+    let form = kit
+        .take_actions()
+        .into_iter()
+        .find_map(|a| if let UiAction::Provision(f) = a { Some(f) } else { None })
+        .expect("the confirmed answers go to the run loop");
+
+    let ops = Ops::new(None, Some(path.clone()), Arc::new(AtomicBool::new(false)));
+    ops.provision(&form).expect("the answers are written");
+    assert!(ops.stop.load(Ordering::SeqCst), "the kiosk stops to start again with them");
+    let cfg = Config::load(&path).expect("the next start loads the full config");
+    assert_eq!((cfg.device.district.as_str(), cfg.device.centre.as_str(), cfg.device.id.as_str()), ("wuchang", "donghu", "donghu-01"));
+    assert_eq!(cfg.board.kind, BoardKind::Pi);
+    assert_eq!(cfg.board.file.as_deref(), Some(board_dir.join("pi4-mfrc522.toml").as_path()));
+    assert_eq!(cfg.hub.url, "mqtts://hub.example.org:8883");
+    assert_eq!(cfg.hub.rest.get("hub_public_key").and_then(|k| k.as_str()), Some(KEY));
+    assert!(microclass::provision::pin::verify_pin("258071", cfg.ui.technician_pin_hash.as_deref().expect("PIN hash")).expect("hash"));
+    assert_eq!(cfg.device.data_dir, std::path::PathBuf::from("/var/lib/microclass"), "the shipped settings stay");
 }

@@ -152,3 +152,62 @@ fn auto_without_a_display_falls_back_to_headless_and_says_so() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The shipped /etc/microclass/config.toml, with a hub address but no
+/// identity: a fresh device whose image builder already set the hub.
+fn fresh_device_config(dir: &Path) -> std::path::PathBuf {
+    let cfg = dir.join("config.toml");
+    let shipped = include_str!("../../debian/config.toml");
+    std::fs::write(&cfg, format!("{shipped}\n[hub]\nurl = \"mqtt://127.0.0.1:9\"\n")).expect("config");
+    cfg
+}
+
+#[test]
+fn a_fresh_device_starts_in_the_first_boot_wizard_and_records_no_tap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = fresh_device_config(dir.path());
+    let data = dir.path().join("data");
+    let log = dir.path().join("kiosk.log");
+    let child = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--no-stdin", "--ui", "headless", "--ui-size", "800x480", "--data-dir"])
+        .arg(&data)
+        .env("MICROCLASS_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start the kiosk");
+    let mut guard = Kill(child);
+    let socket = data.join("control.sock");
+    let t = Instant::now();
+    while !socket.exists() {
+        assert!(t.elapsed() < Duration::from_secs(20), "the kiosk never opened its control socket: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let shot = |name: &str| {
+        let path = dir.path().join(name);
+        cli(&socket, &["screenshot", path.to_str().expect("utf-8 path")]);
+        let (width, height, rgb) = png_size_and_pixels(&path);
+        microclass::ui::Frame { width, height, rgb }
+    };
+    // The screen is the wizard's first step, exactly as its reviewed golden image.
+    crate::ui_support::check_golden("provision-language-zh-800x480", &shot("wizard.png")).expect("the first-boot wizard");
+
+    let reply = cli(&socket, &["tap", "04A1B2C3"]);
+    assert!(reply.contains("not provisioned"), "{reply}");
+    crate::ui_support::check_golden("provision-language-zh-800x480", &shot("after-tap.png")).expect("still the wizard after a tap");
+
+    unsafe { libc::kill(guard.0.id() as i32, libc::SIGTERM) };
+    let status = guard.0.wait().expect("wait");
+    assert!(status.success(), "SIGTERM stops it cleanly: {status:?}");
+    let db = rusqlite::Connection::open(data.join("microclass.db")).expect("the store opened in the configured data dir");
+    for table in ["taps", "attendance", "sessions", "outbox"] {
+        let n: i64 = db.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).expect("count");
+        assert_eq!(n, 0, "{table}: nothing is recorded under a missing identity");
+    }
+    let log = std::fs::read_to_string(&log).expect("log");
+    assert!(log.contains("first-boot wizard") && log.contains("card ignored"), "{log}");
+    assert!(!log.contains("hub uplink started"), "no uplink without an identity: {log}");
+}

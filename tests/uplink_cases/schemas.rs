@@ -20,6 +20,12 @@ fn every_record_kind_the_core_emits_matches_its_schema() {
         payload::rating("r-1", "s-1", "m-1", 5, 3, true),
         payload::survey("q-1", "m-1", &["党史".to_string()], 4, false),
         payload::card_enrolled("e-1", &uid, "m-1", 5, true),
+        payload::technician_unlock(payload::UnlockFacts {
+            id: "u-1", method: payload::UnlockMethod::Pin, uid: None, member_id: None, tap_id: None, at_ms: 6, synced: true,
+        }),
+        payload::technician_unlock(payload::UnlockFacts {
+            id: "u-2", method: payload::UnlockMethod::Card, uid: Some(&uid), member_id: Some("x-1"), tap_id: Some("t-9"), at_ms: 7, synced: false,
+        }),
         payload::credit(payload::CreditFacts {
             id: "c-1", member_id: "m-1", source: "self_study", session_id: None, course_id: Some("k1"),
             in_ms: 1, out_ms: 2, minutes: 15, year: 2026, mobile: true, synced: true,
@@ -60,6 +66,8 @@ fn the_schema_checker_rejects_messages_that_break_the_schemas() {
     assert!(!check(&load("status.json"), &extra).is_empty());
     let stars = json!({"v": 1, "type": "rating", "id": "r", "session": "s", "member": "m", "stars": 6, "at": 1, "clock_synced": true});
     assert!(!check(&load("record-rating.json"), &stars).is_empty());
+    let pin_with_card = json!({"v": 1, "type": "technician_unlock", "id": "u", "at": 1, "clock_synced": true, "method": "pin", "uid": "04A1", "member": null, "tap": null});
+    assert!(!check(&load("record-technician_unlock.json"), &pin_with_card).is_empty(), "a PIN unlock names no card");
     let both = json!({"v": 1, "id": "x", "ok": true, "result": {}, "error": {"code": "failed", "message": ""}});
     assert!(!check(&load("cmd-ack.json"), &both).is_empty(), "an ack may not be ok and an error at once");
     assert!(!check(&load("command.json"), &json!({"v": 1, "id": "x", "cmd": "fly"})).is_empty());

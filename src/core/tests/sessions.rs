@@ -186,3 +186,59 @@ fn the_pin_cannot_open_the_panel_while_a_video_plays() {
     r.ev(Event::PlayStarted { course: course("c", 15), position_s: 0 });
     assert_eq!(r.ev(Event::TechnicianUnlocked { by: Unlock::Pin }), vec![Effect::Sound(crate::hw::Signal::Error)]);
 }
+
+#[test]
+fn opening_the_panel_with_the_pin_queues_a_technician_unlock_for_the_hub() {
+    let mut r = Rig::new();
+    let fx = r.ev(Event::TechnicianUnlocked { by: Unlock::Pin });
+    let msgs = outgoing(&fx);
+    assert_eq!(msgs.len(), 1, "{fx:?}");
+    let p = &msgs[0].payload;
+    assert_eq!(msgs[0].kind, "technician_unlock");
+    assert_eq!(p["id"].as_str(), Some(msgs[0].id.as_str()));
+    assert_eq!((p["method"].as_str(), p["at"].as_i64(), p["clock_synced"].as_bool()), (Some("pin"), Some(r.wall), Some(true)));
+    assert!(p["uid"].is_null() && p["member"].is_null() && p["tap"].is_null(), "a PIN names no card: {p}");
+    assert!(records(&fx).is_empty(), "the outbox message is the whole log: no table row");
+}
+
+#[test]
+fn each_pin_unlock_gets_its_own_record() {
+    let mut r = Rig::new();
+    let first = outgoing(&r.ev(Event::TechnicianUnlocked { by: Unlock::Pin }));
+    r.advance_s(1);
+    let second = outgoing(&r.ev(Event::TechnicianUnlocked { by: Unlock::Pin }));
+    assert_ne!(first[0].id, second[0].id);
+}
+
+#[test]
+fn a_technician_card_opening_the_panel_is_logged_with_the_card_its_holder_and_the_tap() {
+    let mut r = Rig::new();
+    let tech = member("x1", "陈工", &[Role::Technician]);
+    let fx = r.tap(&tech);
+    let msgs = outgoing(&fx);
+    let tap = msgs.iter().find(|o| o.kind == "tap").expect("the tap message");
+    let unlock = msgs.iter().find(|o| o.kind == "technician_unlock").expect("the unlock message");
+    assert_ne!(tap.id, unlock.id);
+    let p = &unlock.payload;
+    assert_eq!(p["method"].as_str(), Some("card"));
+    assert_eq!(p["uid"].as_str(), Some(tech.cards[0].as_str()));
+    assert_eq!(p["member"].as_str(), Some("x1"));
+    assert_eq!(p["tap"].as_str(), Some(tap.id.as_str()));
+}
+
+#[test]
+fn a_pin_refused_while_a_video_plays_logs_no_unlock() {
+    let mut r = Rig::new();
+    r.tap(&member("m1", "张伟", &[]));
+    r.ev(Event::PlayStarted { course: course("c", 15), position_s: 0 });
+    assert!(outgoing(&r.ev(Event::TechnicianUnlocked { by: Unlock::Pin })).is_empty());
+}
+
+#[test]
+fn a_member_or_trainer_tap_logs_no_technician_unlock() {
+    let mut r = Rig::new();
+    for m in [member("m1", "张伟", &[]), member("t1", "李老师", &[Role::Trainer])] {
+        let fx = r.tap(&m);
+        assert!(!outgoing(&fx).iter().any(|o| o.kind == "technician_unlock"), "{fx:?}");
+    }
+}
