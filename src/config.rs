@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Without `centre` and `id` the file loads as `Loaded::NeedsProvisioning`.
+    #[serde(default)]
     pub device: DeviceConfig,
     #[serde(default)]
     pub attendance: AttendanceConfig,
@@ -29,12 +31,14 @@ pub struct DeviceConfig {
     /// District id, as used in MQTT topics.
     #[serde(default = "default_district")]
     pub district: String,
-    /// Centre id of this classroom.
+    /// Centre id of this classroom (empty: not provisioned yet).
+    #[serde(default)]
     pub centre: String,
     /// Human-readable centre name shown on the idle screen.
     #[serde(default)]
     pub centre_name: String,
-    /// Unique device id within the district.
+    /// Unique device id within the district (empty: not provisioned yet).
+    #[serde(default)]
     pub id: String,
     /// Where the database and caches live.
     #[serde(default = "default_data_dir")]
@@ -213,41 +217,16 @@ fn control_socket_in(data_dir: &Path) -> PathBuf {
     data_dir.join("control.sock")
 }
 
-/// The file's shape with the identity optional; `Config` is built from it.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Draft {
-    #[serde(default)]
-    device: DraftDevice,
-    #[serde(default)]
-    attendance: AttendanceConfig,
-    #[serde(default)]
-    board: BoardConfig,
-    #[serde(default)]
-    hub: HubSettings,
-    #[serde(default)]
-    ui: UiConfig,
-    #[serde(default)]
-    library: crate::library::LibraryConfig,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DraftDevice {
-    district: Option<String>,
-    centre: Option<String>,
-    #[serde(default)]
-    centre_name: String,
-    id: Option<String>,
-    #[serde(default = "default_data_dir")]
-    data_dir: PathBuf,
-    #[serde(default = "default_utc_offset")]
-    utc_offset_minutes: i32,
-}
-
-impl Default for DraftDevice {
+impl Default for DeviceConfig {
     fn default() -> Self {
-        DraftDevice { district: None, centre: None, centre_name: String::new(), id: None, data_dir: default_data_dir(), utc_offset_minutes: default_utc_offset() }
+        DeviceConfig {
+            district: default_district(),
+            centre: String::new(),
+            centre_name: String::new(),
+            id: String::new(),
+            data_dir: default_data_dir(),
+            utc_offset_minutes: default_utc_offset(),
+        }
     }
 }
 
@@ -283,7 +262,7 @@ impl Config {
     /// As [`Config::parse`], but a file that only lacks the identity is
     /// `NeedsProvisioning` instead of an error. Every other problem is still one.
     pub fn parse_any(text: &str) -> Result<Loaded, String> {
-        let draft: Draft = toml::from_str(text).map_err(|e| {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
             match e.span() {
                 Some(span) => {
@@ -293,44 +272,25 @@ impl Config {
                 None => msg,
             }
         })?;
-        let Draft { device: d, attendance, board, hub, ui, library } = draft;
         // An empty id is "not set", as `microclass provision` reads it.
-        let centre = d.centre.filter(|s| !s.is_empty());
-        let id = d.id.filter(|s| !s.is_empty());
-        let missing: Vec<&'static str> = [("device.centre", centre.is_none()), ("device.id", id.is_none())]
+        let missing: Vec<&'static str> = [("device.centre", cfg.device.centre.is_empty()), ("device.id", cfg.device.id.is_empty())]
             .into_iter()
             .filter_map(|(key, absent)| absent.then_some(key))
             .collect();
-        let (Some(centre), Some(id)) = (centre, id) else {
-            if let Some(district) = &d.district {
-                check_id_key("device.district", district)?;
-            }
-            check_rest(d.utc_offset_minutes, &attendance, &board, &hub, &ui)?;
+        if !missing.is_empty() {
+            check_id_key("device.district", &cfg.device.district)?;
+            check_rest(cfg.device.utc_offset_minutes, &cfg.attendance, &cfg.board, &cfg.hub, &cfg.ui)?;
+            let Config { device, attendance, board, ui, library, .. } = cfg;
             return Ok(Loaded::NeedsProvisioning(Unprovisioned {
                 missing,
-                data_dir: d.data_dir,
-                utc_offset_minutes: d.utc_offset_minutes,
+                data_dir: device.data_dir,
+                utc_offset_minutes: device.utc_offset_minutes,
                 attendance,
                 board,
                 ui,
                 library,
             }));
-        };
-        let cfg = Config {
-            device: DeviceConfig {
-                district: d.district.unwrap_or_else(default_district),
-                centre,
-                centre_name: d.centre_name,
-                id,
-                data_dir: d.data_dir,
-                utc_offset_minutes: d.utc_offset_minutes,
-            },
-            attendance,
-            board,
-            hub,
-            ui,
-            library,
-        };
+        }
         cfg.validate()?;
         Ok(Loaded::Ready(cfg))
     }
