@@ -66,6 +66,9 @@ pub enum BenchArea {
         batch_records: usize,
         #[arg(long, default_value_t = 16)]
         inflight: usize,
+        /// Each side runs this many times; the fastest run and the highest peak RSS count.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// Download+verify MB/s against curl+sha256sum, playback CPU against gst-launch playbin.
     Library {
@@ -108,8 +111,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let a = microclass::hub::bench::BenchArgs { broker, postgres, dir, records, devices, batch };
             print!("{}", microclass::hub::bench::run(&a).context("hub benchmark")?);
         }
-        BenchArea::Uplink { dir, records, batch_records, inflight } => {
-            let r = microclass::bench::uplink::run(&dir, records, batch_records, inflight).context("uplink benchmark")?;
+        BenchArea::Uplink { dir, records, batch_records, inflight, rounds } => {
+            let r = microclass::bench::uplink::run(&dir, records, batch_records, inflight, rounds).context("uplink benchmark")?;
             println!("{}", r.report());
             let _ = std::fs::remove_dir_all(&dir);
         }

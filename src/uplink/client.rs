@@ -348,7 +348,7 @@ impl Loop {
             Event::Incoming(Packet::PubAck(a)) => {
                 if let Some(acked) = self.state.on_puback(a.pkid) {
                     let now = self.now_ms();
-                    self.marker.sent(acked.seqs, now);
+                    self.marker.sent(&acked.seqs, now);
                     self.with_status(|st| {
                         st.counters.batches_acked += 1;
                         st.last_sync_ms = Some(now);
@@ -396,8 +396,17 @@ impl Loop {
             .collect();
         s.client.try_subscribe_many(subs).map_err(|e| e.to_string())?;
         let resent = again.len() as u64;
-        for (no, payload) in again {
-            self.publish_tagged(s, &self.topics.events.clone(), QoS::AtLeastOnce, false, payload.as_bytes().to_vec(), PubTag::Batch(no))?;
+        for (no, seqs) in again {
+            let now = self.now_ms();
+            let mut w = wire::BatchWriter::begin(&mut self.buf, &self.stream, &self.u.config.device, now);
+            let read = outbox::write_batch_of(&self.conn, &seqs, &mut w);
+            w.finish();
+            let written = read.map_err(|e| format!("reading batch {no} again: {e}"))?;
+            if written.len() != seqs.len() {
+                warn!(batch = no, expected = seqs.len(), found = written.len(), "rows of an unacknowledged batch are gone from the outbox");
+            }
+            let bytes = self.take_batch();
+            self.publish_tagged(s, &self.topics.events.clone(), QoS::AtLeastOnce, false, bytes, PubTag::Batch(no))?;
         }
         self.with_status(|st| {
             st.connected = true;
@@ -439,6 +448,14 @@ impl Loop {
         false
     }
 
+    /// Hands the encoded batch over without copying it. Every batch buffer
+    /// has the same capacity, so the allocator reuses freed ones exactly and
+    /// memory stays at one buffer per batch in flight, whatever the backlog.
+    fn take_batch(&mut self) -> Vec<u8> {
+        let cap = self.u.config.batch_bytes + wire::BATCH_HEADER_MAX;
+        std::mem::replace(&mut self.buf, String::with_capacity(cap)).into_bytes()
+    }
+
     /// Reads and publishes batches while the window has room.
     fn fill_session(&mut self, s: &mut Session) -> Result<(), String> {
         while self.state.has_room() {
@@ -461,11 +478,9 @@ impl Loop {
             if invalid > 0 {
                 warn!(invalid, first_seq = seqs[0], "outbox rows with invalid JSON payloads sent as strings");
             }
-            // The state keeps the text for resending; the client gets one copy.
-            let bytes = self.buf.as_bytes().to_vec();
             let rows = seqs.len();
-            let text = std::mem::replace(&mut self.buf, String::with_capacity(self.u.config.batch_bytes + wire::BATCH_HEADER_MAX));
-            let no = self.state.add_batch(seqs, text);
+            let no = self.state.add_batch(seqs);
+            let bytes = self.take_batch();
             self.publish_tagged(s, &self.topics.events.clone(), QoS::AtLeastOnce, false, bytes, PubTag::Batch(no))?;
             self.with_status(|st| st.drained = false);
             debug!(batch = no, rows, "batch published");
@@ -667,7 +682,7 @@ impl Loop {
                 ev = s.el.poll() => match ev {
                     Ok(Event::Incoming(Packet::PubAck(a))) => {
                         if let Some(acked) = self.state.on_puback(a.pkid) {
-                            self.marker.sent(acked.seqs, self.u.clock.now().wall_ms);
+                            self.marker.sent(&acked.seqs, self.u.clock.now().wall_ms);
                         }
                     }
                     Ok(Event::Outgoing(Outgoing::Publish(p))) => self.state.on_outgoing_publish(p),

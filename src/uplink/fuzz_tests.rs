@@ -147,7 +147,7 @@ proptest! {
         for op in ops {
             match op {
                 0 | 1 if s.has_room() => {
-                    let no = s.add_batch(vec![next_seq, next_seq + 1], String::new());
+                    let no = s.add_batch(vec![next_seq, next_seq + 1]);
                     next_seq += 2;
                     s.requested(PubTag::Batch(no));
                     pkid = pkid % 100 + 1;

@@ -11,7 +11,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 enum Op {
-    Sent { seqs: Vec<i64>, now_ms: i64 },
+    /// Runs of consecutive seqs: a batch is usually one run, so a queued
+    /// mark is a few bytes whatever the batch size.
+    Sent { runs: Vec<(i64, i64)>, now_ms: i64 },
     Requeue { from: i64, to: i64, reply: mpsc::Sender<Result<Resend, outbox::OutboxError>> },
     Flush { reply: mpsc::Sender<()> },
 }
@@ -53,28 +55,28 @@ impl Marker {
                             break;
                         }
                     }
-                    let mut seqs: Vec<i64> = Vec::new();
+                    let mut runs: Vec<(i64, i64)> = Vec::new();
                     let mut now = 0;
                     let mut marks = 0usize;
                     for op in ops {
                         match op {
-                            Op::Sent { seqs: s, now_ms } => {
-                                seqs.extend(s);
+                            Op::Sent { runs: r, now_ms } => {
+                                runs.extend(r);
                                 now = now_ms;
                                 marks += 1;
                             }
                             Op::Requeue { from, to, reply } => {
-                                commit(&mut conn, &mut seqs, now, &status);
+                                commit(&mut conn, &mut runs, now, &status);
                                 let _ = reply.send(outbox::requeue_range(&conn, from, to));
                             }
                             Op::Flush { reply } => {
-                                commit(&mut conn, &mut seqs, now, &status);
+                                commit(&mut conn, &mut runs, now, &status);
                                 p.0.fetch_sub(std::mem::take(&mut marks), Ordering::SeqCst);
                                 let _ = reply.send(());
                             }
                         }
                     }
-                    commit(&mut conn, &mut seqs, now, &status);
+                    commit(&mut conn, &mut runs, now, &status);
                     p.0.fetch_sub(marks, Ordering::SeqCst);
                 }
             })
@@ -86,11 +88,11 @@ impl Marker {
         self.pending.clone()
     }
 
-    /// Queues rows acknowledged by the broker (waits while the queue is full).
-    pub fn sent(&self, seqs: Vec<i64>, now_ms: i64) {
+    /// Queues rows acknowledged by the broker, ascending (waits while the queue is full).
+    pub fn sent(&self, seqs: &[i64], now_ms: i64) {
         if let Some(tx) = &self.tx {
             self.pending.0.fetch_add(1, Ordering::SeqCst);
-            if tx.send(Op::Sent { seqs, now_ms }).is_err() {
+            if tx.send(Op::Sent { runs: outbox::runs(seqs), now_ms }).is_err() {
                 self.pending.0.fetch_sub(1, Ordering::SeqCst);
                 tracing::warn!("outbox writer gone: rows stay unsent and go again after a restart");
             }
@@ -130,12 +132,20 @@ impl Drop for Marker {
     }
 }
 
-fn commit(conn: &mut rusqlite::Connection, seqs: &mut Vec<i64>, now_ms: i64, status: &Arc<Mutex<UplinkStatus>>) {
-    if seqs.is_empty() {
+fn commit(conn: &mut rusqlite::Connection, runs: &mut Vec<(i64, i64)>, now_ms: i64, status: &Arc<Mutex<UplinkStatus>>) {
+    if runs.is_empty() {
         return;
     }
-    seqs.sort_unstable();
-    match outbox::mark_sent(conn, seqs, now_ms) {
+    runs.sort_unstable();
+    // Batches acknowledged together usually touch: one acknowledged run for all.
+    runs.dedup_by(|next, cur| {
+        let touches = next.0 <= cur.1.saturating_add(1);
+        if touches {
+            cur.1 = cur.1.max(next.1);
+        }
+        touches
+    });
+    match outbox::mark_runs(conn, runs, now_ms) {
         Ok(n) => {
             if let Ok(mut st) = status.lock() {
                 st.counters.records_acked += n as u64;
@@ -143,9 +153,9 @@ fn commit(conn: &mut rusqlite::Connection, seqs: &mut Vec<i64>, now_ms: i64, sta
             }
         }
         // The rows stay unsent and go again later: a duplicate, never a loss.
-        Err(e) => tracing::warn!(error = %e, rows = seqs.len(), "could not mark rows sent"),
+        Err(e) => tracing::warn!(error = %e, runs = runs.len(), "could not mark rows sent"),
     }
-    seqs.clear();
+    runs.clear();
 }
 
 #[cfg(test)]
@@ -162,11 +172,11 @@ mod tests {
         }
         let status = Arc::new(Mutex::new(UplinkStatus::default()));
         let m = Marker::start(&db, status.clone()).unwrap();
-        m.sent(vec![1, 2, 3], 5);
-        m.sent(vec![4, 5], 5);
+        m.sent(&[1, 2, 3], 5);
+        m.sent(&[4, 5], 5);
         // Queued after the marks: must see rows 1..=5 as sent and queue them again.
         assert_eq!(m.requeue(1, 5).unwrap(), Resend { queued: 5, missing: 0 });
-        m.sent(vec![6, 7, 8, 9, 10], 6);
+        m.sent(&[6, 7, 8, 9, 10], 6);
         let pending = m.pending();
         m.finish();
         assert_eq!(pending.get(), 0);
@@ -174,6 +184,23 @@ mod tests {
         let first = outbox::next_batch_after(&c, 0, 1 << 20, 100).unwrap();
         assert_eq!(first.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
         assert_eq!(status.lock().unwrap().counters.records_acked, 10);
+    }
+
+    #[test]
+    fn touching_batches_acknowledged_together_become_one_run() {
+        let mut runs = vec![(6, 9), (1, 3), (4, 5), (12, 12), (8, 10)];
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("m.db");
+        let mut c = outbox::open(&db).unwrap();
+        for i in 0..12 {
+            outbox::enqueue(&c, &format!("r{i}"), "tap", "{}", 0, 1).unwrap();
+        }
+        let status = Arc::new(Mutex::new(UplinkStatus::default()));
+        commit(&mut c, &mut runs, 5, &status);
+        assert!(runs.is_empty());
+        let acked: Vec<(i64, i64)> = c.prepare("SELECT from_seq, to_seq FROM outbox_acked ORDER BY from_seq").unwrap().query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(acked, vec![(1, 10), (12, 12)]);
+        assert_eq!(status.lock().unwrap().counters.records_acked, 11);
     }
 
     #[test]
@@ -185,7 +212,7 @@ mod tests {
             outbox::enqueue(&c, &format!("r{i}"), "tap", "{}", 0, 1).unwrap();
         }
         let m = Marker::start(&db, Arc::new(Mutex::new(UplinkStatus::default()))).unwrap();
-        m.sent(vec![1, 2, 3], 5);
+        m.sent(&[1, 2, 3], 5);
         m.flush();
         assert_eq!(outbox::backlog(&c).unwrap().rows, 1);
         assert_eq!(m.pending().get(), 0);

@@ -140,14 +140,42 @@ pub fn write_next_batch(conn: &Connection, after_seq: i64, max_bytes: usize, max
     Ok(seqs)
 }
 
+/// Encodes the rows of a batch sent before (ascending `seqs`) into `w`
+/// again, with their original ids and seqs; returns the seqs written.
+/// Unacknowledged rows are never pruned, so normally that is all of them.
+pub fn write_batch_of(conn: &Connection, seqs: &[i64], w: &mut super::wire::BatchWriter<'_>) -> Result<Vec<i64>, OutboxError> {
+    let (Some(&first), Some(&last)) = (seqs.first(), seqs.last()) else { return Ok(Vec::new()) };
+    let mut stmt = conn.prepare_cached("SELECT seq, id, kind, payload, created_ms FROM outbox WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")?;
+    let mut rows = stmt.query(params![first, last])?;
+    let mut want = seqs.iter().copied().peekable();
+    let mut written = Vec::with_capacity(seqs.len());
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        while want.next_if(|&s| s < seq).is_some() {}
+        if want.next_if_eq(&seq).is_none() {
+            continue;
+        }
+        let text = |i: usize| r.get_ref(i)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)));
+        w.record(seq, text(1)?, text(2)?, r.get(4)?, text(3)?);
+        written.push(seq);
+    }
+    Ok(written)
+}
+
 /// Marks rows (read from the outbox, so they exist) as acknowledged by the
 /// broker, in one transaction: each run of consecutive seqs becomes one
 /// `outbox_acked` row (a batch is usually one run). Seqs already acknowledged
 /// keep their first time. Returns how many seqs were newly acknowledged.
 pub fn mark_sent(conn: &mut Connection, seqs: &[i64], now_ms: i64) -> Result<usize, OutboxError> {
+    mark_runs(conn, &runs(seqs), now_ms)
+}
+
+/// `mark_sent` for runs of consecutive seqs (`from..=to` each) that exist
+/// in the outbox; runs may overlap each other or earlier acknowledgements.
+pub fn mark_runs(conn: &mut Connection, runs: &[(i64, i64)], now_ms: i64) -> Result<usize, OutboxError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut n = 0;
-    for (from, to) in runs(seqs) {
+    for &(from, to) in runs {
         for (a, b) in uncovered(&tx, from, to)? {
             tx.prepare_cached("INSERT INTO outbox_acked (from_seq, to_seq, sent_ms) VALUES (?1, ?2, ?3)")?.execute(params![a, b, now_ms])?;
             n += (b - a + 1) as usize;
@@ -363,6 +391,20 @@ mod tests {
         let one = b[0].encoded_bound();
         let b = next_batch_after(&conn, 4, one * 3, 100).unwrap();
         assert_eq!(b.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![5, 6, 7]);
+    }
+
+    #[test]
+    fn a_batch_read_again_by_its_seqs_has_the_same_records() {
+        let (_d, conn) = db();
+        fill(&conn, 8, r#"{"x":1}"#);
+        let mut text = String::new();
+        let mut w = crate::uplink::wire::BatchWriter::begin(&mut text, "S", "pi", 5);
+        assert_eq!(write_batch_of(&conn, &[2, 3, 6, 9], &mut w).unwrap(), vec![2, 3, 6]);
+        assert_eq!(w.finish(), 0);
+        let b: crate::uplink::wire::Batch = serde_json::from_str(&text).unwrap();
+        assert_eq!(b.records.iter().map(|r| (r.seq, r.id.as_str())).collect::<Vec<_>>(), vec![(2, "id00001"), (3, "id00002"), (6, "id00005")]);
+        let mut w = crate::uplink::wire::BatchWriter::begin(&mut text, "S", "pi", 5);
+        assert!(write_batch_of(&conn, &[], &mut w).unwrap().is_empty());
     }
 
     #[test]

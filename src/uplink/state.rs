@@ -1,17 +1,17 @@
 //! The drain's protocol state, free of I/O: which outbox rows are in which
 //! batch, the bounded in-flight window, the map from MQTT packet ids to
-//! batches, what to resend after a reconnect, and the reconnect backoff.
+//! batches, which rows to resend after a reconnect, and the reconnect backoff.
+//! It keeps no batch text: the outbox holds the rows, so a resend reads them
+//! again and the only copy of a batch in flight is the one the client holds.
 //! It never touches SQLite, the network or a clock; the event loop feeds it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 
 /// A batch published (or about to be) and not yet acknowledged.
 #[derive(Debug, Clone)]
 pub struct InFlight {
     pub no: u64,
     pub seqs: Vec<i64>,
-    pub payload: Arc<String>,
     pub pkid: Option<u16>,
 }
 
@@ -88,20 +88,16 @@ impl DrainState {
         self.batches.len() < self.window
     }
 
-    /// Registers a batch read from the outbox; the caller publishes
-    /// `payload` and then calls `requested(PubTag::Batch(no))`.
-    pub fn add_batch(&mut self, seqs: Vec<i64>, payload: String) -> u64 {
+    /// Registers a batch read from the outbox; the caller publishes it and
+    /// then calls `requested(PubTag::Batch(no))`.
+    pub fn add_batch(&mut self, seqs: Vec<i64>) -> u64 {
         let no = self.next_no;
         self.next_no += 1;
         if let Some(&last) = seqs.last() {
             self.cursor = self.cursor.max(last);
         }
-        self.batches.push_back(InFlight { no, seqs, payload: Arc::new(payload), pkid: None });
+        self.batches.push_back(InFlight { no, seqs, pkid: None });
         no
-    }
-
-    pub fn payload_of(&self, no: u64) -> Option<Arc<String>> {
-        self.batches.iter().find(|b| b.no == no).map(|b| b.payload.clone())
     }
 
     /// A publish request was handed to the client, in this order.
@@ -152,11 +148,11 @@ impl DrainState {
     }
 
     /// A new connection is up: returns the unacknowledged batches to publish
-    /// again, oldest first, with their original records. Requests already
+    /// again, oldest first, with the seqs of their rows. Requests already
     /// made on this connection (the birth) stay on record.
-    pub fn on_connect(&mut self) -> Vec<(u64, Arc<String>)> {
+    pub fn on_connect(&mut self) -> Vec<(u64, Vec<i64>)> {
         self.connected = true;
-        self.batches.iter().map(|b| (b.no, b.payload.clone())).collect()
+        self.batches.iter().map(|b| (b.no, b.seqs.clone())).collect()
     }
 
     /// Rows up to `after_seq` were queued again (a resend command): read
@@ -206,7 +202,7 @@ mod tests {
     }
 
     fn publish(s: &mut DrainState, seqs: Vec<i64>, pkid: u16) -> u64 {
-        let no = s.add_batch(seqs, format!("b{pkid}"));
+        let no = s.add_batch(seqs);
         s.requested(PubTag::Batch(no));
         s.on_outgoing_publish(pkid);
         no
@@ -227,10 +223,10 @@ mod tests {
     #[test]
     fn packet_ids_follow_request_order_and_skip_untracked_publishes() {
         let mut s = connected(4);
-        let a = s.add_batch(vec![1], "a".into());
+        let a = s.add_batch(vec![1]);
         s.requested(PubTag::Batch(a));
         s.requested(PubTag::Other);
-        let b = s.add_batch(vec![2], "b".into());
+        let b = s.add_batch(vec![2]);
         s.requested(PubTag::Batch(b));
         s.on_outgoing_publish(7);
         s.on_outgoing_publish(0);
@@ -257,7 +253,7 @@ mod tests {
         s.on_disconnect();
         assert!(!s.has_room());
         let again = s.on_connect();
-        assert_eq!(again.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), vec!["b1", "b3"]);
+        assert_eq!(again.iter().map(|(_, seqs)| seqs.clone()).collect::<Vec<_>>(), vec![vec![1], vec![3]]);
         // An ack for a pkid of the old connection must not mark anything.
         assert_eq!(s.on_puback(1), None);
         for (no, _) in again {
@@ -276,7 +272,7 @@ mod tests {
         s.requested(PubTag::Other);
         let again = s.on_connect();
         assert!(again.is_empty());
-        let no = s.add_batch(vec![1], "a".into());
+        let no = s.add_batch(vec![1]);
         s.requested(PubTag::Batch(no));
         s.on_outgoing_publish(1);
         s.on_outgoing_publish(2);
