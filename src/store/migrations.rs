@@ -218,6 +218,20 @@ SELECT o.* FROM outbox o
 WHERE o.seq > (SELECT acked_through FROM outbox_state WHERE id = 1)
   AND coalesce((SELECT a.to_seq FROM outbox_acked a WHERE a.from_seq <= o.seq ORDER BY a.from_seq DESC LIMIT 1), 0) < o.seq;
 "#,
+    // 4: every outbox payload is valid JSON, whoever writes it: a payload
+    // that is not becomes a JSON string (as the drain used to send it), so
+    // the drain copies payloads into batches without parsing each one.
+    r#"
+UPDATE outbox SET payload = json_quote(payload) WHERE NOT json_valid(payload);
+CREATE TRIGGER outbox_payload_json_insert AFTER INSERT ON outbox WHEN NOT json_valid(NEW.payload)
+BEGIN
+    UPDATE outbox SET payload = json_quote(NEW.payload) WHERE seq = NEW.seq;
+END;
+CREATE TRIGGER outbox_payload_json_update AFTER UPDATE OF payload ON outbox WHEN NOT json_valid(NEW.payload)
+BEGIN
+    UPDATE outbox SET payload = json_quote(NEW.payload) WHERE seq = NEW.seq;
+END;
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -131,7 +131,7 @@ pub fn write_next_batch(conn: &Connection, after_seq: i64, max_bytes: usize, max
         }
         bytes += size;
         let seq: i64 = r.get(0)?;
-        w.record(seq, id, kind, r.get(4)?, payload);
+        w.record_json(seq, id, kind, r.get(4)?, payload);
         seqs.push(seq);
         if bytes >= max_bytes {
             break;
@@ -156,7 +156,7 @@ pub fn write_batch_of(conn: &Connection, seqs: &[i64], w: &mut super::wire::Batc
             continue;
         }
         let text = |i: usize| r.get_ref(i)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)));
-        w.record(seq, text(1)?, text(2)?, r.get(4)?, text(3)?);
+        w.record_json(seq, text(1)?, text(2)?, r.get(4)?, text(3)?);
         written.push(seq);
     }
     Ok(written)
@@ -624,6 +624,43 @@ mod tests {
     }
 
     #[test]
+    fn a_payload_that_is_not_json_is_stored_as_a_json_string_however_it_is_written() {
+        let (_d, conn) = db();
+        enqueue(&conn, "a", "tap", "{not json", 0, 1).unwrap();
+        conn.execute("INSERT INTO outbox (seq, id, kind, payload, created_ms) VALUES (2, 'b', 'tap', 'x\"y', 2)", []).unwrap();
+        enqueue(&conn, "c", "tap", r#" {"ok":[1,2]} "#, 0, 3).unwrap();
+        conn.execute("UPDATE outbox SET payload = 'oops' WHERE seq = 3", []).unwrap();
+        let payloads: Vec<String> = conn.prepare("SELECT payload FROM outbox ORDER BY seq").unwrap().query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(payloads, vec![r#""{not json""#, r#""x\"y""#, r#""oops""#]);
+        enqueue(&conn, "d", "tap", r#"{"ok":true}"#, 0, 4).unwrap();
+        assert_eq!(conn.query_row("SELECT payload FROM outbox WHERE seq = 4", [], |r| r.get::<_, String>(0)).unwrap(), r#"{"ok":true}"#);
+    }
+
+    #[test]
+    fn the_upgrade_to_version_4_turns_stored_payloads_that_are_not_json_into_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        {
+            let mut c = Connection::open(&path).unwrap();
+            let tx = c.transaction().unwrap();
+            for m in &crate::store::migrations::MIGRATIONS[..3] {
+                tx.execute_batch(m).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 3).unwrap();
+            tx.commit().unwrap();
+            c.execute("INSERT INTO outbox (seq, id, kind, payload, created_ms) VALUES (1, 'a', 'tap', '{\"n\":1}', 1), (2, 'b', 'tap', '{broken', 2)", []).unwrap();
+        }
+        let conn = open(&path).unwrap();
+        let mut text = String::new();
+        let mut w = crate::uplink::wire::BatchWriter::begin(&mut text, "S", "pi", 5);
+        write_next_batch(&conn, 0, 1 << 20, 10, &mut w).unwrap();
+        w.finish();
+        let b: crate::uplink::wire::Batch = serde_json::from_str(&text).unwrap();
+        assert_eq!(b.records[0].payload, serde_json::json!({"n": 1}));
+        assert_eq!(b.records[1].payload, serde_json::Value::String("{broken".into()));
+    }
+
+    #[test]
     fn the_streamed_batch_is_the_one_encoded_from_read_rows() {
         let (_d, conn) = db();
         fill(&conn, 7, r#"{"uid":"04A1","n":[1,2]}"#);
@@ -642,6 +679,8 @@ mod tests {
         let mut c = String::new();
         let mut w = crate::uplink::wire::BatchWriter::begin(&mut c, "S", "d", 5);
         assert_eq!(write_next_batch(&conn, 6, 1 << 20, 100, &mut w).unwrap(), vec![7, 8]);
-        assert_eq!(w.finish(), 1, "the corrupt payload goes as a string");
+        assert_eq!(w.finish(), 0, "the schema stored the corrupt payload as a string");
+        let batch: crate::uplink::wire::Batch = serde_json::from_str(&c).unwrap();
+        assert_eq!(batch.records[1].payload, serde_json::Value::String("{not json".into()));
     }
 }

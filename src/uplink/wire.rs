@@ -179,23 +179,37 @@ impl<'a> BatchWriter<'a> {
         BatchWriter { out, records: 0, invalid: 0 }
     }
 
+    /// Appends a record, checking that `payload` is JSON (else it goes as a JSON string).
     pub fn record(&mut self, seq: i64, id: &str, kind: &str, created_ms: i64, payload: &str) {
+        if serde_json::from_str::<serde::de::IgnoredAny>(payload).is_ok() {
+            self.record_json(seq, id, kind, created_ms, payload);
+        } else {
+            self.invalid += 1;
+            let mut quoted = String::with_capacity(payload.len() + 2);
+            push_json_str(&mut quoted, payload);
+            self.record_json(seq, id, kind, created_ms, &quoted);
+        }
+    }
+
+    /// Appends a record whose `payload` is known to be JSON: an outbox row,
+    /// where the schema guarantees it (migration 4).
+    pub fn record_json(&mut self, seq: i64, id: &str, kind: &str, created_ms: i64, payload: &str) {
         let out = &mut *self.out;
         if self.records > 0 {
             out.push(',');
         }
         self.records += 1;
-        let _ = write!(out, "{{\"seq\":{seq},\"id\":");
+        let mut n = itoa::Buffer::new();
+        out.push_str("{\"seq\":");
+        out.push_str(n.format(seq));
+        out.push_str(",\"id\":");
         push_json_str(out, id);
         out.push_str(",\"kind\":");
         push_json_str(out, kind);
-        let _ = write!(out, ",\"created_ms\":{created_ms},\"payload\":");
-        if serde_json::from_str::<serde::de::IgnoredAny>(payload).is_ok() {
-            out.push_str(payload.trim());
-        } else {
-            self.invalid += 1;
-            push_json_str(out, payload);
-        }
+        out.push_str(",\"created_ms\":");
+        out.push_str(n.format(created_ms));
+        out.push_str(",\"payload\":");
+        out.push_str(payload.trim());
         out.push('}');
     }
 
