@@ -238,7 +238,7 @@ fn two_postgres_workers_on_a_shared_subscription_count_a_district_exactly_once()
     district_end_to_end(Store::Postgres(pg.conn.clone()), 2);
 }
 
-/// A device batch may reach 64 KiB and a single large record more; the
+/// A device batch may reach 256 KiB and a single large record more; the
 /// worker must take packets far above rumqttc's 10 KiB default.
 #[test]
 fn a_batch_of_several_hundred_kilobytes_is_ingested() {

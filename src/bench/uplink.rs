@@ -51,8 +51,7 @@ pub struct UplinkBench {
     pub small: Drain,
     pub large: Drain,
     pub baseline: Drain,
-    pub batch_records: usize,
-    pub inflight: usize,
+    pub shape: Shape,
     pub rounds: usize,
     /// Wall time of each side for a single record, subtracted for the net rates.
     pub uplink_fixed_s: f64,
@@ -61,8 +60,13 @@ pub struct UplinkBench {
 
 struct Mosquitto(Child);
 
-/// Byte bound of one batch in the benchmark.
-const BATCH_BYTES: usize = 256 * 1024;
+/// How the drain is tuned (the `[hub]` keys of the same names).
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub batch_records: usize,
+    pub batch_bytes: usize,
+    pub inflight: usize,
+}
 
 fn ticks_per_s() -> f64 {
     // SAFETY: sysconf has no preconditions.
@@ -134,7 +138,7 @@ fn fill(db: &Path, n: usize) -> Result<(), BenchError> {
     Ok(())
 }
 
-fn drain(dir: &Path, broker: u32, port: u16, n: usize, batch_records: usize, inflight: usize) -> Result<Drain, BenchError> {
+fn drain(dir: &Path, broker: u32, port: u16, n: usize, shape: Shape) -> Result<Drain, BenchError> {
     let db = dir.join(format!("drain-{n}.db"));
     let _ = std::fs::remove_file(&db);
     fill(&db, n)?;
@@ -143,9 +147,9 @@ fn drain(dir: &Path, broker: u32, port: u16, n: usize, batch_records: usize, inf
         district: "bench".into(),
         centre: "c1".into(),
         device: format!("bench-{n}"),
-        batch_records,
-        batch_bytes: BATCH_BYTES,
-        inflight,
+        batch_records: shape.batch_records,
+        batch_bytes: shape.batch_bytes,
+        inflight: shape.inflight,
         offline_sample_interval_s: 0,
         ..HubConfig::default()
     };
@@ -226,27 +230,28 @@ fn best(runs: &[Drain]) -> Drain {
 
 /// Runs the whole benchmark in `dir`: `rounds` rounds of (10%, 100%,
 /// baseline), so a hiccup of this machine or of the broker hits neither side alone.
-pub fn run(dir: &Path, records: usize, batch_records: usize, inflight: usize, rounds: usize) -> Result<UplinkBench, BenchError> {
+pub fn run(dir: &Path, records: usize, shape: Shape, rounds: usize) -> Result<UplinkBench, BenchError> {
     std::fs::create_dir_all(dir)?;
     let (broker, port) = start_mosquitto(dir)?;
     let pid = broker.0.id();
     // The first drain in a process faults in the code of the whole MQTT and
     // SQLite path (about 2 MiB of file pages); the device's uplink has long
     // done that, so a short unreported drain comes first.
-    drain(dir, pid, port, (records / 100).max(1000), batch_records, inflight)?;
+    drain(dir, pid, port, (records / 100).max(1000), shape)?;
     let (mut small, mut large, mut base) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut uplink_fixed_s, mut baseline_fixed_s) = (f64::MAX, f64::MAX);
+    let (mut uplink_fixed_s, mut baseline_fixed_s) = (f64::MAX, 0.0f64);
     for _ in 0..rounds.max(1) {
         // What each side takes for one record (start, connect, stop; for
-        // mosquitto_pub about 0.2 s of its own exit wait) is not per-event cost.
-        uplink_fixed_s = uplink_fixed_s.min(drain(dir, pid, port, 1, batch_records, inflight)?.seconds);
-        baseline_fixed_s = baseline_fixed_s.min(baseline(dir, pid, port, 1)?.seconds);
-        small.push(drain(dir, pid, port, records / 10, batch_records, inflight)?);
-        large.push(drain(dir, pid, port, records, batch_records, inflight)?);
+        // mosquitto_pub 0.1-0.2 s of its own exit wait) is not per-event cost.
+        // Against the uplink: its shortest such time, the baseline's longest.
+        uplink_fixed_s = uplink_fixed_s.min(drain(dir, pid, port, 1, shape)?.seconds);
+        baseline_fixed_s = baseline_fixed_s.max(baseline(dir, pid, port, 1)?.seconds);
+        small.push(drain(dir, pid, port, records / 10, shape)?);
+        large.push(drain(dir, pid, port, records, shape)?);
         base.push(baseline(dir, pid, port, records)?);
     }
     let (large, baseline) = (best(&large), best(&base));
-    Ok(UplinkBench { small: best(&small), large, baseline, batch_records, inflight, rounds: rounds.max(1), uplink_fixed_s, baseline_fixed_s })
+    Ok(UplinkBench { small: best(&small), large, baseline, shape, rounds: rounds.max(1), uplink_fixed_s, baseline_fixed_s })
 }
 
 /// Events/s once the one-record time of that side is taken off.
@@ -282,18 +287,19 @@ impl UplinkBench {
         };
         let growth = mib(self.large.peak_rss_bytes) - mib(self.small.peak_rss_bytes);
         format!(
-            "uplink drain (QoS 1, up to {} records/batch, {} batches in flight; best of {} rounds, highest peak RSS)\n\
+            "uplink drain (QoS 1, up to {} records or {} KiB/batch, {} batches in flight; best of {} rounds, highest peak RSS)\n\
              {}  peak RSS {:.1} MiB\n\
              {}  peak RSS {:.1} MiB ({:+.1} MiB, {:+.1}% for 10x the backlog; in-flight data is bounded by {} x {} KiB)\n\
              mosquitto_pub -l, QoS 1, one record per message\n\
              {}\n\
              one record takes {:.3} s (uplink) and {:.3} s (mosquitto_pub); without it: {:.0} and {:.0} events/s\n\
              ratio uplink / baseline: net events/s {:.2} (target >= 2: {}), wall-clock events/s {:.2}, CPU per event {:.2}x less",
-            self.batch_records,
-            self.inflight,
+            self.shape.batch_records,
+            self.shape.batch_bytes / 1024,
+            self.shape.inflight,
             self.rounds,
             line(&self.small), mib(self.small.peak_rss_bytes),
-            line(&self.large), mib(self.large.peak_rss_bytes), growth, 100.0 * growth / mib(self.small.peak_rss_bytes).max(1.0), self.inflight, BATCH_BYTES / 1024,
+            line(&self.large), mib(self.large.peak_rss_bytes), growth, 100.0 * growth / mib(self.small.peak_rss_bytes).max(1.0), self.shape.inflight, self.shape.batch_bytes / 1024,
             line(&self.baseline),
             self.uplink_fixed_s, self.baseline_fixed_s,
             net_per_second(&self.large, self.uplink_fixed_s), net_per_second(&self.baseline, self.baseline_fixed_s),

@@ -64,6 +64,9 @@ pub enum BenchArea {
         records: usize,
         #[arg(long, default_value_t = 500)]
         batch_records: usize,
+        /// As `hub.batch_bytes` (default 256 KiB).
+        #[arg(long, default_value_t = 256 * 1024)]
+        batch_bytes: usize,
         #[arg(long, default_value_t = 16)]
         inflight: usize,
         /// Each side runs this many times; the fastest run and the highest peak RSS count.
@@ -111,8 +114,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let a = microclass::hub::bench::BenchArgs { broker, postgres, dir, records, devices, batch };
             print!("{}", microclass::hub::bench::run(&a).context("hub benchmark")?);
         }
-        BenchArea::Uplink { dir, records, batch_records, inflight, rounds } => {
-            let r = microclass::bench::uplink::run(&dir, records, batch_records, inflight, rounds).context("uplink benchmark")?;
+        BenchArea::Uplink { dir, records, batch_records, batch_bytes, inflight, rounds } => {
+            let shape = microclass::bench::uplink::Shape { batch_records, batch_bytes, inflight };
+            let r = microclass::bench::uplink::run(&dir, records, shape, rounds).context("uplink benchmark")?;
             println!("{}", r.report());
             let _ = std::fs::remove_dir_all(&dir);
         }

@@ -78,7 +78,7 @@ impl BrokerOptions {
             o.set_transport(rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Simple { ca, alpn: None, client_auth }));
         }
         o.set_keep_alive(Duration::from_secs(30));
-        // rumqttc's default limit (10 KiB) is below a device batch (64 KiB,
+        // rumqttc's default limit (10 KiB) is below a device batch (256 KiB,
         // a single large record more): a lower limit would drop the connection.
         o.set_max_packet_size(Some(MAX_PACKET_BYTES));
         if let (Some(u), Some(p)) = (&self.username, &self.password) {

@@ -65,7 +65,8 @@ impl Default for HubConfig {
             username: None,
             password_file: None,
             hub_public_key: String::new(),
-            batch_bytes: 64 * 1024,
+            // 500 tap records (~150 KiB) fit: the record bound decides, not the bytes.
+            batch_bytes: 256 * 1024,
             batch_records: 500,
             inflight: 16,
             keep_alive_s: 30,
