@@ -109,12 +109,14 @@ pub fn next_batch_after(conn: &Connection, after_seq: i64, max_bytes: usize, max
     Ok(out)
 }
 
+/// Column `i` as text borrowed from SQLite's buffer (no copy).
+fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, rusqlite::Error> {
+    r.get_ref(i)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
 /// `next_batch_after`, encoding each row straight into `w` from SQLite's
 /// buffers (no copy per row). Same bounds; returns the seqs written.
 pub fn write_next_batch(conn: &Connection, after_seq: i64, max_bytes: usize, max_rows: usize, w: &mut super::wire::BatchWriter<'_>) -> Result<Vec<i64>, OutboxError> {
-    fn text<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, rusqlite::Error> {
-        r.get_ref(i)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
-    }
     let mut stmt = conn.prepare_cached(if acked_above(conn, after_seq)? {
         "SELECT seq, id, kind, payload, created_ms FROM outbox_unsent WHERE seq > ?1 ORDER BY seq LIMIT ?2"
     } else {
@@ -155,8 +157,7 @@ pub fn write_batch_of(conn: &Connection, seqs: &[i64], w: &mut super::wire::Batc
         if want.next_if_eq(&seq).is_none() {
             continue;
         }
-        let text = |i: usize| r.get_ref(i)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)));
-        w.record_json(seq, text(1)?, text(2)?, r.get(4)?, text(3)?);
+        w.record_json(seq, text(r, 1)?, text(r, 2)?, r.get(4)?, text(r, 3)?);
         written.push(seq);
     }
     Ok(written)
@@ -376,6 +377,18 @@ mod tests {
         (dir, conn)
     }
 
+    /// A database file with the schema of `version` (as an older program left it).
+    fn at_version(path: &Path, version: usize) -> Connection {
+        let mut c = Connection::open(path).unwrap();
+        let tx = c.transaction().unwrap();
+        for m in &crate::store::migrations::MIGRATIONS[..version] {
+            tx.execute_batch(m).unwrap();
+        }
+        tx.pragma_update(None, "user_version", version as i64).unwrap();
+        tx.commit().unwrap();
+        c
+    }
+
     fn fill(conn: &Connection, n: usize, payload: &str) {
         for i in 0..n {
             enqueue(conn, &format!("id{i:05}"), "tap", payload, 0, 1000 + i as i64).unwrap();
@@ -542,9 +555,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.db");
         {
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch(crate::store::migrations::MIGRATIONS[0]).unwrap();
-            c.pragma_update(None, "user_version", 1).unwrap();
+            let c = at_version(&path, 1);
             for i in 1..=8 {
                 // Rows 1-3 sent in one minute, 4 in the next, 5 unsent, 6 sent, 7-8 unsent.
                 let sent: Option<i64> = match i { 1..=3 => Some(1_000), 4 => Some(61_000), 6 => Some(2_000), _ => None };
@@ -596,12 +607,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v2.db");
         {
-            let mut c = Connection::open(&path).unwrap();
-            let tx = c.transaction().unwrap();
-            tx.execute_batch(crate::store::migrations::MIGRATIONS[0]).unwrap();
-            tx.execute_batch(crate::store::migrations::MIGRATIONS[1]).unwrap();
-            tx.pragma_update(None, "user_version", 2).unwrap();
-            tx.commit().unwrap();
+            let mut c = at_version(&path, 2);
             for i in 1..=6 {
                 c.execute("INSERT INTO outbox (id, kind, payload, created_ms) VALUES (?1, 'tap', '{\"n\":1}', ?2)", params![format!("r{i}"), i]).unwrap();
             }
@@ -641,13 +647,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v3.db");
         {
-            let mut c = Connection::open(&path).unwrap();
-            let tx = c.transaction().unwrap();
-            for m in &crate::store::migrations::MIGRATIONS[..3] {
-                tx.execute_batch(m).unwrap();
-            }
-            tx.pragma_update(None, "user_version", 3).unwrap();
-            tx.commit().unwrap();
+            let c = at_version(&path, 3);
             c.execute("INSERT INTO outbox (seq, id, kind, payload, created_ms) VALUES (1, 'a', 'tap', '{\"n\":1}', 1), (2, 'b', 'tap', '{broken', 2)", []).unwrap();
         }
         let conn = open(&path).unwrap();
