@@ -141,10 +141,12 @@ fn a_backlog_made_while_the_broker_was_down_arrives_complete_once_it_starts() {
     }
     drop(s);
     finish(up);
-    let s = hub.state.lock().unwrap();
-    let last = s.statuses.iter().rev().find(|(t, _, _)| t.ends_with("pi-1/status")).unwrap();
-    assert_eq!(last.1["state"], "offline", "a clean stop replaces the birth with offline");
-    assert_valid("status.json", &last.1);
+    // The broker forwards the offline status to the hub after the uplink has already gone.
+    let last_status = |s: &support::hub::HubState| s.statuses.iter().rev().find(|(t, _, _)| t.ends_with("pi-1/status")).map(|x| x.1.clone());
+    let offline = hub.wait(Duration::from_secs(5), |s| last_status(s).is_some_and(|v| v["state"] == "offline"));
+    let last = last_status(&hub.state.lock().unwrap()).expect("no status");
+    assert!(offline, "a clean stop replaces the birth with offline; the last status was {last}");
+    assert_valid("status.json", &last);
 }
 
 #[test]
