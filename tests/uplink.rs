@@ -124,7 +124,8 @@ fn a_backlog_made_while_the_broker_was_down_arrives_complete_once_it_starts() {
     wait_until(Duration::from_secs(5), "rows marked sent", || backlog(&db) == 0);
     // The birth is retained, carries the stream, and matches its schema; so do batches and telemetry.
     assert!(hub.wait(Duration::from_secs(5), |s| !s.telemetry.is_empty()), "no telemetry");
-    assert!(hub.state.lock().unwrap().by_id.values().any(|r| r.kind == "telemetry"), "the offline sample did not arrive");
+    // Marked sent means acknowledged by the broker, not yet forwarded to the hub.
+    assert!(hub.wait(Duration::from_secs(5), |s| s.by_id.values().any(|r| r.kind == "telemetry")), "the offline sample did not arrive");
     let s = hub.state.lock().unwrap();
     let (_, birth, _) = s.statuses.iter().find(|(_, v, _)| v["state"] == "online").expect("no birth");
     assert_eq!(birth["birth"]["stream"], stream_of(&db));
