@@ -116,13 +116,13 @@ impl Hub {
                     };
                     match ev {
                         Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                            st.lock().unwrap().connects += 1;
+                            lock(&st).connects += 1;
                             for t in ["mc/v1/+/+/+/events", "mc/v1/+/+/+/status", "mc/v1/+/+/+/cmd/ack", "mc/v1/+/+/+/telemetry"] {
                                 let _ = cl.try_subscribe(t, QoS::AtLeastOnce);
                             }
                         }
                         Ok(Event::Incoming(Packet::Publish(p))) => {
-                            let mut s = st.lock().unwrap();
+                            let mut s = lock(&st);
                             let json = || serde_json::from_slice::<Value>(&p.payload).unwrap_or(Value::Null);
                             if p.topic.ends_with("/events") {
                                 s.on_events(&p.topic, &p.payload);
@@ -204,4 +204,10 @@ impl Drop for Hub {
             let _ = t.join();
         }
     }
+}
+
+/// The hub thread goes on after a test panicked while holding the state, so
+/// the log shows that one failure and not a second, poisoned-lock panic.
+fn lock(state: &Mutex<HubState>) -> std::sync::MutexGuard<'_, HubState> {
+    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
