@@ -643,6 +643,18 @@ mod tests {
     }
 
     #[test]
+    fn a_json5_payload_is_quoted_because_the_hub_parses_strict_json() {
+        let (_d, conn) = db();
+        for (i, p) in ["{a:1}", "[1,2,]", "{'x':1}", "NaN"].iter().enumerate() {
+            enqueue(&conn, &format!("j{i}"), "tap", p, 0, i as i64).unwrap();
+        }
+        let payloads: Vec<String> = conn.prepare("SELECT payload FROM outbox ORDER BY seq").unwrap().query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+        for p in &payloads {
+            assert!(serde_json::from_str::<serde_json::Value>(p).unwrap().is_string(), "stored as a string: {p}");
+        }
+    }
+
+    #[test]
     fn the_upgrade_to_version_4_turns_stored_payloads_that_are_not_json_into_strings() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v3.db");
