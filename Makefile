@@ -20,7 +20,7 @@ run: deps
 
 # The whole test suite.
 test: deps
-	$(CARGO) test --no-fail-fast
+	$(CARGO) test --workspace --no-fail-fast
 
 # Everything CI checks (the test suite first).
 ci:

@@ -48,14 +48,7 @@ pub struct DeviceConfig {
     pub utc_offset_minutes: i32,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum SignOutRule {
-    /// A second tap after the minimum stay signs the member out.
-    TapAgain,
-    /// Taps never sign out; everybody is signed out when the session ends.
-    SessionEnd,
-}
+pub use crate::core::config::SignOutRule;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -450,5 +443,40 @@ mod tests {
     fn loading_a_missing_file_names_the_file() {
         let e = Config::load(Path::new("/nonexistent/microclass.toml")).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/microclass.toml"));
+    }
+}
+
+impl Config {
+    /// The part of this config the kiosk core decides with.
+    pub fn core_config(&self) -> crate::core::CoreConfig {
+        core_config(&self.device.centre, &self.device.id, &self.attendance, &self.ui, self.device.utc_offset_minutes)
+    }
+}
+
+fn core_config(centre: &str, device: &str, a: &AttendanceConfig, ui: &UiConfig, utc_offset_minutes: i32) -> crate::core::CoreConfig {
+    crate::core::CoreConfig {
+        centre: centre.to_string(),
+        device: device.to_string(),
+        minutes_per_hour: a.minutes_per_study_hour,
+        quota_hours: a.yearly_quota_hours,
+        debounce_ms: i64::from(a.debounce_seconds) * 1000,
+        min_stay_ms: i64::from(a.min_stay_minutes) * 60_000,
+        sign_out: a.sign_out,
+        rating_window_ms: i64::from(a.rating_window_minutes) * 60_000,
+        result_ms: i64::from(ui.result_seconds) * 1000,
+        panel_ms: i64::from(ui.panel_seconds) * 1000,
+        utc_offset_minutes,
+        completion_percent: a.completion_percent,
+    }
+}
+
+#[cfg(test)]
+mod core_config_tests {
+    use super::*;
+
+    #[test]
+    fn the_cores_defaults_are_the_documented_config_defaults() {
+        let cfg = Config::parse("[device]\ncentre = \"c\"\nid = \"d\"\n").unwrap();
+        assert_eq!(cfg.core_config(), crate::core::CoreConfig::defaults("c", "d"));
     }
 }

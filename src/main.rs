@@ -35,8 +35,6 @@ enum Command {
     DemoData(cli::demo::DemoArgs),
     /// Run only the hub uplink against the device database (drain, downlink, commands).
     Uplink(cli::uplink::UplinkArgs),
-    /// The reference district hub: keygen, publish, ingest, report, devices.
-    Hub(cli::hub::HubArgs),
     /// Download the courses the catalogue lists into the cache.
     Fetch(cli::fetch::FetchArgs),
     /// Import courses from a USB stick folder (verified by hash).
@@ -102,7 +100,6 @@ fn dispatch(cli: Cli, log: std::sync::Arc<dyn microclass::logging::LogControl>) 
             let cfg = cli::load_config(config, Some(&cli::demo_data_dir()))?;
             cli::demo::run(args, &cfg)?;
         }
-        Command::Hub(args) => return cli::hub::run(args),
         Command::Uplink(args) => {
             let cfg = cli::load_config(config, None)?;
             return cli::uplink::run(args, &cfg, log);

@@ -1,4 +1,4 @@
-//! The district hub end to end: a real mosquitto, `microclass hub ingest`
+//! The district hub end to end: a real mosquitto, `microclass-hub ingest`
 //! (SQLite, then PostgreSQL with two workers on a shared subscription),
 //! three centres each running the real kiosk binary on the sim board with
 //! its uplink, one centre cut off the broker for part of the test (and
@@ -14,7 +14,7 @@ mod device;
 #[path = "support/hub_env.rs"]
 mod env;
 
-use device::{Device, BIN};
+use device::{hub_bin, Device};
 use env::{Mosquitto, Postgres, Proxy};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,7 +28,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn hub(args: &[&str]) -> String {
-    let out = Command::new(BIN).arg("hub").args(args).output().unwrap();
+    let out = Command::new(hub_bin()).args(args).output().unwrap();
     assert!(out.status.success(), "hub {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -59,13 +59,13 @@ impl Drop for Worker {
 }
 
 fn start_ingest(store: &Store, broker: &str, client_id: &str, share: Option<&str>, log: &Path) -> Worker {
-    let mut args: Vec<String> = vec!["hub".into(), "ingest".into()];
+    let mut args: Vec<String> = vec!["ingest".into()];
     args.extend(store_args(store));
     args.extend(["--broker", broker, "--district", DISTRICT, "--client-id", client_id, "--gap-grace-s", "1", "--resend-retry-s", "2", "--sweep-ms", "300"].map(String::from));
     if let Some(g) = share {
         args.extend(["--share-group".into(), g.into()]);
     }
-    Worker(Some(Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(std::fs::File::create(log).unwrap()).spawn().expect("start hub ingest")))
+    Worker(Some(Command::new(hub_bin()).args(&args).stdout(Stdio::piped()).stderr(std::fs::File::create(log).unwrap()).spawn().expect("start hub ingest")))
 }
 
 /// Stops a worker with SIGTERM and reads the counters it prints.
@@ -282,7 +282,7 @@ fn the_hub_publishes_and_ingests_over_tls_with_a_pinned_ca() {
     hub(&["keygen", "--out", key_dir.to_str().unwrap()]);
     let key = key_dir.join("hub.key");
     let roster = fixture("roster.csv");
-    let out = Command::new(BIN).args(["hub", "publish", "roster", roster.to_str().unwrap(), "--key", key.to_str().unwrap(), "--broker", &url, "--district", DISTRICT]).output().unwrap();
+    let out = Command::new(hub_bin()).args(["publish", "roster", roster.to_str().unwrap(), "--key", key.to_str().unwrap(), "--broker", &url, "--district", DISTRICT]).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--ca-file"), "{out:?}");
     hub(&["publish", "roster", roster.to_str().unwrap(), "--key", key.to_str().unwrap(), "--broker", &url, "--district", DISTRICT, "--ca-file", pki.ca.to_str().unwrap()]);
     let got = Command::new("mosquitto_sub")
@@ -293,10 +293,10 @@ fn the_hub_publishes_and_ingests_over_tls_with_a_pinned_ca() {
     assert_eq!((env["kind"].as_str(), env["district"].as_str()), (Some("roster"), Some("d1")));
 
     let store = Store::Sqlite(root.path().join("hub.db"));
-    let mut args: Vec<String> = vec!["hub".into(), "ingest".into()];
+    let mut args: Vec<String> = vec!["ingest".into()];
     args.extend(store_args(&store));
     args.extend(["--broker", &url, "--district", DISTRICT, "--client-id", "hub-tls", "--ca-file", pki.ca.to_str().unwrap()].map(String::from));
-    let worker = Worker(Some(Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()));
+    let worker = Worker(Some(Command::new(hub_bin()).args(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()));
     let status = r#"{"v":1,"state":"offline","district":"d1","centre":"c1","device":"pi-tls","boot_id":"b"}"#;
     let pubd = Command::new("mosquitto_pub")
         .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "--cafile", pki.ca.to_str().unwrap(), "-q", "1", "-r", "-t", "mc/v1/d1/c1/pi-tls/status", "-m", status])

@@ -15,7 +15,8 @@ use microclass::ui::controller::ReaderTestState;
 use microclass::clock::{Clock, SystemClock};
 use microclass::core::CoreConfig;
 use microclass::hw::sim::SimIndicator;
-use microclass::library::{catalog, index};
+use microclass::library::catalog;
+use microclass::store::cache;
 use microclass::model::{CardUid, Course, CourseFile};
 use microclass::player::gst::AudioOut;
 use microclass::store::Store;
@@ -69,8 +70,8 @@ fn register(store: &Store, cache_dir: &Path, clip: &Path) {
         files: vec![file],
     });
     catalog::replace(conn, &cat, None).expect("catalogue replaced");
-    index::ensure(conn, &sha, "c-clip", "https://hub.example/c-clip.mp4", bytes.len() as u64, &name).expect("cache row");
-    index::mark_verified(conn, &sha, 0).expect("verified");
+    cache::ensure(conn, &sha, "c-clip", "https://hub.example/c-clip.mp4", bytes.len() as u64, &name).expect("cache row");
+    cache::mark_verified(conn, &sha, 0).expect("verified");
 }
 
 fn png_pixels(png: &[u8]) -> (u32, u32, Vec<u8>) {

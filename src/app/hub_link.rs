@@ -6,17 +6,22 @@
 
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::core::{Effect, Record};
+use super::Input;
 use crate::store::Store;
+use std::sync::mpsc::Sender;
 use crate::uplink::wire::ErrorCode;
 use crate::uplink::{self, CmdError, Command, CommandSink, HubConfig, StandaloneCommands, StoreSink, Uplink, UplinkHandle};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// How long a hub command waits for the kiosk loop's answer.
+const KIOSK_REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The kiosk's answers to hub commands.
 pub struct KioskCommands {
-    pub db_path: PathBuf,
+    /// The kiosk loop, which decides the commands that change data.
+    pub inputs: Sender<Input>,
     pub data_dir: PathBuf,
     /// Setting it stops the kiosk cleanly; systemd starts it again with the new config.
     pub stop: Arc<AtomicBool>,
@@ -29,14 +34,17 @@ impl CommandSink for KioskCommands {
     fn execute(&mut self, cmd: &Command) -> Result<serde_json::Value, CmdError> {
         match cmd {
             Command::EnrolCard { uid, member_id } => {
-                let mut store = Store::open(&self.db_path).map_err(|e| (ErrorCode::Failed, e.to_string()))?;
-                if store.member(member_id).map_err(|e| (ErrorCode::Failed, e.to_string()))?.is_none() {
-                    return Err((ErrorCode::NotFound, format!("member {member_id} is not on this device's roster")));
+                // Decided by the core on the kiosk loop, as the panel's enrolment is.
+                let (tx, rx) = std::sync::mpsc::channel();
+                self.inputs
+                    .send(Input::HubEnrol { uid: uid.clone(), member_id: member_id.clone(), reply: tx })
+                    .map_err(|_| (ErrorCode::Failed, "the kiosk loop is not running".to_string()))?;
+                match rx.recv_timeout(KIOSK_REPLY_TIMEOUT) {
+                    Ok(Ok(())) => Ok(serde_json::json!({ "uid": uid.as_str(), "member": member_id })),
+                    Ok(Err(e)) if e.contains("not on this device's roster") => Err((ErrorCode::NotFound, e)),
+                    Ok(Err(e)) => Err((ErrorCode::Failed, e)),
+                    Err(_) => Err((ErrorCode::Failed, "the kiosk loop did not answer".to_string())),
                 }
-                let now = chrono::Utc::now().timestamp_millis();
-                let rec = Record::CardEnrolled { uid: uid.clone(), member_id: member_id.clone(), at_ms: now };
-                store.apply(&[Effect::Write(rec)], now).map_err(|e| (ErrorCode::Failed, e.to_string()))?;
-                Ok(serde_json::json!({ "uid": uid.as_str(), "member": member_id }))
             }
             Command::ReloadConfig => {
                 self.stop.store(true, Ordering::SeqCst);
@@ -54,7 +62,7 @@ impl CommandSink for KioskCommands {
 }
 
 /// Starts the uplink when `[hub] url` is set; `None` when the device has no hub.
-pub fn start(cfg: &Config, stop: Arc<AtomicBool>, ui: bool, log: Arc<dyn crate::logging::LogControl>) -> Result<Option<UplinkHandle>, String> {
+pub fn start(cfg: &Config, inputs: Sender<Input>, stop: Arc<AtomicBool>, ui: bool, log: Arc<dyn crate::logging::LogControl>) -> Result<Option<UplinkHandle>, String> {
     let hub = HubConfig::from_settings(&cfg.hub, &cfg.device)?;
     if !hub.enabled() {
         return Ok(None);
@@ -64,9 +72,14 @@ pub fn start(cfg: &Config, stop: Arc<AtomicBool>, ui: bool, log: Arc<dyn crate::
         config: hub,
         db_path: cfg.db_path(),
         clock: Arc::new(SystemClock::new()),
-        documents: Box::new(StoreSink::new(store)),
+        documents: Box::new(StoreSink::new(store).on_applied({
+            let inputs = inputs.clone();
+            move |ev| {
+                let _ = inputs.send(Input::Event(ev));
+            }
+        })),
         commands: Box::new(KioskCommands {
-            db_path: cfg.db_path(),
+            inputs,
             data_dir: cfg.device.data_dir.clone(),
             stop,
             ui,

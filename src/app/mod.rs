@@ -9,6 +9,9 @@ pub mod shell;
 
 pub use shell::{Presenter, Shell, ShellStats, Shown};
 
+#[cfg(test)]
+mod store_tests;
+
 use crate::core::Event;
 use crate::model::CardUid;
 use std::sync::mpsc::Sender;
@@ -26,6 +29,9 @@ pub enum Input {
     Playable { course_id: String, cache_dir: std::path::PathBuf, reply: Sender<Option<(crate::core::PlayedCourse, Option<Vec<std::path::PathBuf>>)>> },
     /// Send the next card read within `within` to `reply` instead of tapping it (technician reader test).
     ReaderTest { within: std::time::Duration, reply: Sender<CardUid> },
+    /// The hub's `enrol_card` command, decided by the core like the panel's
+    /// enrolment; `reply` gets whether the card was enrolled.
+    HubEnrol { uid: CardUid, member_id: String, reply: Sender<Result<(), String>> },
     /// The reader failed; shown as the reader-fault screen.
     ReaderFault(String),
     /// Stop the loop cleanly.

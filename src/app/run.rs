@@ -86,6 +86,9 @@ pub fn run_loop(shell: &mut Shell, rx: Receiver<Input>, stop: Arc<AtomicBool>, t
             Ok(Input::Lookup { course_id, reply }) => {
                 let _ = reply.send(shell.played_course(&course_id));
             }
+            Ok(Input::HubEnrol { uid, member_id, reply }) => {
+                let _ = reply.send(shell.hub_enrol(uid, member_id));
+            }
             Ok(Input::ReaderFault(msg)) => {
                 shell.reader_fault(&msg);
             }

@@ -48,6 +48,8 @@ pub struct Shell {
     stats: ShellStats,
     /// False while the device has no identity: taps and actions are held back.
     provisioned: bool,
+    /// Told after a commit that queued outbox messages (the uplink's nudge).
+    on_enqueued: Option<Box<dyn Fn() + Send>>,
 }
 
 impl Shell {
@@ -57,7 +59,7 @@ impl Shell {
         if let Some(s) = &session {
             tracing::info!(session = %s.id, present = s.present.len(), "resuming the session that was running");
         }
-        Ok(Shell { kiosk: Kiosk::with_session(kiosk_cfg, session), store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: true })
+        Ok(Shell { kiosk: Kiosk::with_session(kiosk_cfg, session), store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: true, on_enqueued: None })
     }
 
     /// A shell for a device that is not provisioned (the first-boot wizard is
@@ -66,7 +68,21 @@ impl Shell {
     pub fn first_boot(store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, presenter: Box<dyn Presenter>) -> Shell {
         // The core is never asked while unprovisioned; its config only fills the slot.
         let kiosk = Kiosk::new(crate::core::CoreConfig::unprovisioned());
-        Shell { kiosk, store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: false }
+        Shell { kiosk, store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: false, on_enqueued: None }
+    }
+
+    /// Calls `f` after every commit that queued a message for the hub, so the
+    /// uplink sends it at once instead of at its next poll.
+    pub fn on_enqueued(&mut self, f: impl Fn() + Send + 'static) {
+        self.on_enqueued = Some(Box::new(f));
+    }
+
+    fn enqueued(&self, effects: &[Effect]) {
+        if let Some(f) = &self.on_enqueued {
+            if effects.iter().any(|e| matches!(e, Effect::Enqueue(_))) {
+                f();
+            }
+        }
     }
 
     /// False while the first-boot wizard is up (see [`Shell::first_boot`]).
@@ -112,6 +128,28 @@ impl Shell {
         shown
     }
 
+    /// The hub's `enrol_card`: the shell looks the member up, the core
+    /// decides, the store commits (record and `card_enrolled` message).
+    pub fn hub_enrol(&mut self, uid: CardUid, member_id: String) -> Result<(), String> {
+        if !self.provisioned {
+            return Err("this device is not provisioned yet".into());
+        }
+        let on_roster = self.store.member(&member_id).map_err(|e| e.to_string())?.is_some();
+        let now = self.clock.now();
+        let ctx = Ctx { now, fresh: Ulid::from_parts(now.wall_ms.max(0) as u64, rand::random()) };
+        let effects = self.kiosk.handle(Event::HubEnrolCard { uid, member_id: member_id.clone(), on_roster }, ctx);
+        if effects.is_empty() {
+            return Err(format!("member {member_id} is not on this device's roster"));
+        }
+        if let Err(e) = self.store.apply(&effects, now.wall_ms) {
+            self.stats.store_errors += 1;
+            self.reload_core();
+            return Err(e.to_string());
+        }
+        self.enqueued(&effects);
+        Ok(())
+    }
+
     fn lookup(&self, uid: &CardUid, year: i32) -> Result<Holder, StoreError> {
         Ok(match self.store.member_by_card(uid)? {
             None => Holder::Unknown,
@@ -140,6 +178,7 @@ impl Shell {
             self.reload_core();
             return self.fail(&e);
         }
+        self.enqueued(&effects);
         let shown = summarize(&effects);
         self.emit(&shown);
         shown
@@ -185,7 +224,7 @@ impl Shell {
 
     /// The files of a course in `cache_dir` if every one is verified in the cache index.
     pub fn cached_files(&self, course_id: &str, cache_dir: &std::path::Path) -> Option<Vec<std::path::PathBuf>> {
-        crate::library::index::playable(self.store.conn(), cache_dir, course_id).unwrap_or_else(|e| {
+        crate::store::cache::playable(self.store.conn(), cache_dir, course_id).unwrap_or_else(|e| {
             tracing::warn!(course_id, error = %e, "cache index lookup failed");
             None
         })
@@ -203,7 +242,10 @@ impl Shell {
             Effect::Enqueue(crate::core::payload::clock_jump(&id, ev.at_ms, ev.jump_ms, ev.synced_before, ev.synced_after)),
         ];
         match self.store.apply(&effects, ev.at_ms) {
-            Ok(_) => tracing::warn!(jump_ms = ev.jump_ms, synced = ev.synced_after, "wall clock jumped; recorded"),
+            Ok(_) => {
+                self.enqueued(&effects);
+                tracing::warn!(jump_ms = ev.jump_ms, synced = ev.synced_after, "wall clock jumped; recorded")
+            }
             Err(e) => {
                 self.stats.store_errors += 1;
                 tracing::error!(error = %e, "could not record a clock jump");

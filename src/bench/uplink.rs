@@ -167,7 +167,7 @@ fn drain(dir: &Path, broker: u32, port: u16, n: usize, shape: Shape) -> Result<D
         config,
         db_path: db.clone(),
         clock: Arc::new(SystemClock::new()),
-        documents: Box::new(MetaSink::new(crate::uplink::outbox::open(&db).map_err(uplink::UplinkError::from)?)),
+        documents: Box::new(MetaSink::new(crate::store::drain::open(&db).map_err(uplink::UplinkError::from)?)),
         commands: Box::new(StandaloneCommands { log: None }),
         rebooter: None,
         thermal_root: PathBuf::from("/sys/class/thermal"),
@@ -187,7 +187,7 @@ fn drain(dir: &Path, broker: u32, port: u16, n: usize, shape: Shape) -> Result<D
     let (client_cpu_s, broker_cpu_s) = (self_cpu_s() - cpu0, process_cpu_s(broker) - broker0);
     let peak_rss_bytes = sysinfo::peak_rss_bytes().unwrap_or(0);
     handle.stop()?;
-    let left = crate::uplink::outbox::backlog(&crate::uplink::outbox::open(&db).map_err(uplink::UplinkError::from)?).map_err(uplink::UplinkError::from)?;
+    let left = crate::store::drain::backlog(&crate::store::drain::open(&db).map_err(uplink::UplinkError::from)?).map_err(uplink::UplinkError::from)?;
     if left.rows != 0 {
         return Err(BenchError::Failed(format!("{} rows left unsent", left.rows)));
     }

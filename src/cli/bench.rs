@@ -39,23 +39,6 @@ pub enum BenchArea {
         #[arg(long, hide = true)]
         baseline_child: bool,
     },
-    /// Hub ingest rate into SQLite and PostgreSQL against the broker's own rate.
-    Hub {
-        /// Broker to use (default: start a private mosquitto).
-        #[arg(long)]
-        broker: Option<String>,
-        /// PostgreSQL connection string of a scratch database (omit to skip PostgreSQL).
-        #[arg(long)]
-        postgres: Option<String>,
-        #[arg(long, default_value = "bench-data")]
-        dir: PathBuf,
-        #[arg(long, default_value_t = 100_000)]
-        records: u64,
-        #[arg(long, default_value_t = 20)]
-        devices: u64,
-        #[arg(long, default_value_t = 100)]
-        batch: u64,
-    },
     /// Outbox drain over MQTT against `mosquitto_pub -l` on the same local broker; peak RSS at 10k and 100k.
     Uplink {
         #[arg(long, default_value = "bench-data")]
@@ -109,10 +92,6 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let r = microclass::bench::ui::run(&exe, &dir, taps, idle_seconds, size.0, size.1).context("UI benchmark")?;
             println!("{}", r.report());
             let _ = std::fs::remove_dir_all(&dir);
-        }
-        BenchArea::Hub { broker, postgres, dir, records, devices, batch } => {
-            let a = microclass::hub::bench::BenchArgs { broker, postgres, dir, records, devices, batch };
-            print!("{}", microclass::hub::bench::run(&a).context("hub benchmark")?);
         }
         BenchArea::Uplink { dir, records, batch_records, batch_bytes, inflight, rounds } => {
             let shape = microclass::bench::uplink::Shape { batch_records, batch_bytes, inflight };

@@ -1,12 +1,12 @@
 //! `microclass doctor reader`: opens the configured card reader, prints the
 //! chip version and self-test (MFRC522) or the USB device, waits for a card
-//! and prints its UID. Thin: the check is `microclass::hw::check`. The exit
+//! and prints its UID. Thin: the check is `microclass::doctor::reader`. The exit
 //! code is the verdict (0 ok or warning, 1 failure).
 
 use microclass::board::{Board, BOARD_DIR};
 use microclass::clock::SystemClock;
 use microclass::config::{BoardKind, Config};
-use microclass::hw::check::{check_reader, ReaderCheck, Verdict};
+use microclass::doctor::reader::{check_reader, ReaderCheck, Verdict};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

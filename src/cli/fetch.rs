@@ -9,7 +9,8 @@ use microclass::library::download::RealSleeper;
 use microclass::library::http::HttpClient;
 use microclass::library::progress::{bar_line, Progress, ProgressSink};
 use microclass::library::sync::Syncer;
-use microclass::library::{catalog, index, integrity, LibraryConfig};
+use microclass::library::{catalog, integrity, LibraryConfig};
+use microclass::store::cache;
 use microclass::store::Store;
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
@@ -121,7 +122,7 @@ pub fn run(args: FetchArgs, config: Option<&Path>) -> anyhow::Result<i32> {
     let conn = opened.store.conn();
     let cfg = &opened.cfg;
     if args.list {
-        for e in index::list(conn)? {
+        for e in cache::list(conn)? {
             println!("{} {:<8} {:>12} {} {}", e.sha256, e.state.as_str(), e.size, e.course_id, e.error.unwrap_or_default());
         }
         return Ok(0);

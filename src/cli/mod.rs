@@ -9,7 +9,6 @@ pub mod export;
 pub mod fetch;
 pub mod import;
 pub mod provision;
-pub mod hub;
 pub mod run;
 pub mod screenshot;
 pub mod tap;

@@ -8,7 +8,6 @@ use microclass::app::run::{run_loop, spawn_reader, spawn_stdin_taps, LineFormat,
 use microclass::app::{control, Input, Shell};
 use microclass::clock::{Clock, SystemClock};
 use microclass::config::{BoardConfig, BoardKind, Config, Loaded, Unprovisioned};
-use microclass::core::CoreConfig;
 use microclass::store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -147,7 +146,7 @@ fn run_provisioned(args: RunArgs, mut cfg: Config, config_path: Option<PathBuf>,
     let Edges { store, tx, rx, stop, indicator, socket } = start_edges(&args, &cfg.board, &cfg.device.data_dir, &cfg.db_path(), cfg.control_socket(), demo)?;
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let uplink = microclass::app::hub_link::start(&cfg, stop.clone(), args.ui.is_some(), log)
+    let uplink = microclass::app::hub_link::start(&cfg, tx.clone(), stop.clone(), args.ui.is_some(), log)
         .map_err(anyhow::Error::msg)
         .context("starting the hub uplink")?;
     if uplink.is_some() {
@@ -160,7 +159,11 @@ fn run_provisioned(args: RunArgs, mut cfg: Config, config_path: Option<PathBuf>,
         return r;
     }
     let presenter = Box::new(LinePresenter { format: args.output });
-    let mut shell = Shell::new(CoreConfig::from_config(&cfg), store, clock.clone(), indicator, presenter).context("restoring the kiosk state")?;
+    let mut shell = Shell::new(cfg.core_config(), store, clock.clone(), indicator, presenter).context("restoring the kiosk state")?;
+    if let Some(u) = &uplink {
+        let nudger = u.nudger();
+        shell.on_enqueued(move || nudger.nudge());
+    }
     tracing::info!(centre = %cfg.device.centre, device = %cfg.device.id, socket = %socket.display(), "kiosk running; tap cards with `microclass tap <UID>`");
     drop(tx);
     let mut service = microclass::service::ServiceHooks::from_env(clock.clone(), stop.clone());

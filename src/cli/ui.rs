@@ -6,7 +6,6 @@ use anyhow::{Context, Result};
 use microclass::app::{Input, Shell};
 use microclass::clock::Clock;
 use microclass::config::{Config, Unprovisioned};
-use microclass::core::CoreConfig;
 use microclass::hw::Indicator;
 use microclass::store::Store;
 use microclass::ui::backend::Backend;
@@ -28,7 +27,7 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
 #[allow(clippy::too_many_arguments)]
 pub fn run(backend: Backend, size: (u32, u32), cfg: &Config, config_path: Option<PathBuf>, hub: Option<UplinkMonitor>, store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, rx: Receiver<Input>, tx: Sender<Input>, stop: Arc<AtomicBool>, socket: &Path) -> Result<()> {
     let (presenter, inbox) = kiosk::presenter();
-    let shell = Shell::new(CoreConfig::from_config(cfg), store, clock, indicator, presenter).context("restoring the kiosk state")?;
+    let shell = Shell::new(cfg.core_config(), store, clock, indicator, presenter).context("restoring the kiosk state")?;
     let d = &cfg.device;
     let opts = UiOptions {
         backend,

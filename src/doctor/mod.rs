@@ -7,6 +7,7 @@
 pub mod devices;
 pub mod env;
 pub mod hub;
+pub mod reader;
 pub mod system;
 
 pub use env::{DiskSpace, DoctorEnv, ReaderTarget, Resolver, StatvfsDisk, SystemResolver};

@@ -2,10 +2,11 @@
 //! (buzzer/LEDs), and their simulated implementations. Real drivers live in
 //! submodules: `mfrc522` (SPI driver and simulated chip), `mfrc522_reader`
 //! (rppal wiring), `presence` (polls to taps), `usb_wedge` + `evdev_source`
-//! (keyboard-type readers), `gpio_indicator`, `check` (doctor reader).
+//! (keyboard-type readers), `gpio_indicator`. The `doctor reader` check that
+//! drives them from a board file is `doctor::reader`.
 //! Nothing here knows about the kiosk's rules. See docs/hardware.md.
 
-pub mod check;
+
 pub mod evdev_source;
 pub mod gpio_indicator;
 pub mod mfrc522;
@@ -37,14 +38,7 @@ pub trait CardReader: Send {
     fn describe(&self) -> String;
 }
 
-/// Feedback patterns the kiosk can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Signal {
-    Ok,
-    Error,
-    Unknown,
-}
+pub use crate::model::Signal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndicatorError {

@@ -20,13 +20,13 @@ pub struct Catalog {
     pub courses: Vec<Course>,
     /// Absent: the document says nothing about schedules (they stay as they are).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<Vec<ScheduleEntry>>,
+    pub schedule: Option<Vec<PlannedClass>>,
 }
 
 /// One planned class meeting: which courses a centre needs, and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ScheduleEntry {
+pub struct PlannedClass {
     pub id: String,
     /// The centre this entry is for; empty means every centre.
     #[serde(default)]
@@ -172,7 +172,7 @@ fn check_file(at: &str, f: &CourseFile, p: &mut Vec<String>) {
     }
 }
 
-impl ScheduleEntry {
+impl PlannedClass {
     pub fn starts_ms(&self) -> Millis {
         self.starts.timestamp_millis()
     }

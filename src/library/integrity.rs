@@ -3,7 +3,7 @@
 //! a bounded number of bytes per call. A file that fails is marked failed (so it
 //! is never played), deleted, left for the next sync to re-fetch, and reported.
 
-use super::index::{self, CacheState};
+use crate::store::cache::{self, CacheState};
 use super::{disk, LibraryEvent};
 use crate::model::Millis;
 use rusqlite::Connection;
@@ -25,12 +25,12 @@ pub enum IntegrityError {
 /// cache-named files the index does not know. Cheap: no file is read.
 pub fn startup_check(conn: &Connection, cache_dir: &Path) -> Result<Vec<LibraryEvent>, IntegrityError> {
     let mut events = Vec::new();
-    let entries = index::list(conn)?;
+    let entries = cache::list(conn)?;
     for e in &entries {
         let path = e.path_in(cache_dir);
         match (e.state, std::fs::metadata(&path)) {
             (CacheState::Verified, Err(_)) => {
-                index::mark_missing(conn, &e.sha256)?;
+                cache::mark_missing(conn, &e.sha256)?;
                 tracing::warn!(sha256 = %e.sha256, "cached file is gone");
                 events.push(LibraryEvent::Missing { course_id: e.course_id.clone(), sha256: e.sha256.clone() });
             }
@@ -38,7 +38,7 @@ pub fn startup_check(conn: &Connection, cache_dir: &Path) -> Result<Vec<LibraryE
                 let error = format!("size is {} bytes, expected {}", m.len(), e.size);
                 events.push(fail(conn, cache_dir, e, error)?);
             }
-            (CacheState::Partial, _) if !disk::part_path(&path).exists() => index::mark_missing(conn, &e.sha256)?,
+            (CacheState::Partial, _) if !disk::part_path(&path).exists() => cache::mark_missing(conn, &e.sha256)?,
             _ => {}
         }
     }
@@ -56,9 +56,9 @@ pub fn startup_check(conn: &Connection, cache_dir: &Path) -> Result<Vec<LibraryE
     Ok(events)
 }
 
-fn fail(conn: &Connection, cache_dir: &Path, e: &index::CacheEntry, error: String) -> Result<LibraryEvent, IntegrityError> {
+fn fail(conn: &Connection, cache_dir: &Path, e: &cache::CacheEntry, error: String) -> Result<LibraryEvent, IntegrityError> {
     tracing::error!(sha256 = %e.sha256, course = %e.course_id, %error, "cached file is corrupt; removed for re-fetch");
-    index::mark_failed(conn, &e.sha256, &format!("corrupt: {error}"))?;
+    cache::mark_failed(conn, &e.sha256, &format!("corrupt: {error}"))?;
     let _ = std::fs::remove_file(e.path_in(cache_dir));
     let _ = disk::fsync_dir(cache_dir);
     Ok(LibraryEvent::Corrupt { course_id: e.course_id.clone(), sha256: e.sha256.clone(), error })
@@ -104,7 +104,7 @@ impl Rehasher {
                 },
             };
             tried.insert(cur.sha256.clone());
-            let Some(entry) = index::get(conn, &cur.sha256)?.filter(|e| e.state == CacheState::Verified) else {
+            let Some(entry) = cache::get(conn, &cur.sha256)?.filter(|e| e.state == CacheState::Verified) else {
                 continue;
             };
             let left = budget - report.bytes_read;
@@ -117,7 +117,7 @@ impl Rehasher {
                     report.bytes_read += n;
                     report.files_checked += 1;
                     if actual == entry.sha256 {
-                        index::mark_verified(conn, &entry.sha256, now_ms)?;
+                        cache::mark_verified(conn, &entry.sha256, now_ms)?;
                     } else {
                         report.events.push(fail(conn, cache_dir, &entry, format!("SHA-256 is now {actual}"))?);
                     }

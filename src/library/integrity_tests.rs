@@ -23,13 +23,13 @@ fn cached(f: &Fixture, course: &str, data: &[u8], at: i64) -> String {
     let (sha, _) = disk::hash_reader(data).unwrap();
     let name = format!("{sha}.mp4");
     std::fs::write(f.cache.join(&name), data).unwrap();
-    index::ensure(&f.conn, &sha, course, "http://h/x.mp4", data.len() as u64, &name).unwrap();
-    index::mark_verified(&f.conn, &sha, at).unwrap();
+    cache::ensure(&f.conn, &sha, course, "http://h/x.mp4", data.len() as u64, &name).unwrap();
+    cache::mark_verified(&f.conn, &sha, at).unwrap();
     sha
 }
 
 fn state(f: &Fixture, sha: &str) -> CacheState {
-    index::get(&f.conn, sha).unwrap().unwrap().state
+    cache::get(&f.conn, sha).unwrap().unwrap().state
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn the_idle_rehash_spreads_a_big_file_over_several_budgets() {
     let second = r.step(&f.conn, &f.cache, 1024 * 1024, 200).unwrap();
     assert_eq!((second.bytes_read, second.files_checked), (344 * 1024, 1));
     assert!(second.events.is_empty());
-    assert_eq!(index::get(&f.conn, &sha).unwrap().unwrap().verified_ms, Some(200));
+    assert_eq!(cache::get(&f.conn, &sha).unwrap().unwrap().verified_ms, Some(200));
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn a_file_that_rotted_in_place_is_failed_removed_and_reported() {
     assert_eq!(state(&f, &bad), CacheState::Failed);
     assert!(!f.cache.join(format!("{bad}.mp4")).exists());
     assert!(matches!(&rep.events[..], [LibraryEvent::Corrupt { course_id, .. }] if course_id == "c2"));
-    assert!(index::playable(&f.conn, &f.cache, "c2").unwrap().is_none());
+    assert!(cache::playable(&f.conn, &f.cache, "c2").unwrap().is_none());
 }
 
 #[test]
@@ -96,6 +96,6 @@ fn the_oldest_verification_is_checked_first_and_a_small_budget_stops_early() {
     let older = cached(&f, "c2", &[2u8; 1000], 100);
     let rep = Rehasher::new().step(&f.conn, &f.cache, 1000, 900).unwrap();
     assert_eq!(rep.files_checked, 1);
-    assert_eq!(index::get(&f.conn, &older).unwrap().unwrap().verified_ms, Some(900));
-    assert_eq!(index::get(&f.conn, &newer).unwrap().unwrap().verified_ms, Some(500));
+    assert_eq!(cache::get(&f.conn, &older).unwrap().unwrap().verified_ms, Some(900));
+    assert_eq!(cache::get(&f.conn, &newer).unwrap().unwrap().verified_ms, Some(500));
 }

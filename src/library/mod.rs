@@ -7,7 +7,6 @@ pub mod catalog;
 pub mod disk;
 pub mod download;
 pub mod http;
-pub mod index;
 pub mod integrity;
 pub mod progress;
 pub mod quota;

@@ -6,7 +6,7 @@
 //! evicted, nor is a pinned one (e.g. playing now).
 
 use super::catalog::{self, Catalog};
-use super::index::{self, CacheEntry, CacheState};
+use crate::store::cache::{self, CacheEntry, CacheState};
 use super::{disk, LibraryConfig, LibraryEvent};
 use crate::model::Millis;
 use rusqlite::Connection;
@@ -95,7 +95,7 @@ pub fn make_room(
     pinned: &HashSet<String>,
     now_ms: Millis,
 ) -> Result<Vec<LibraryEvent>, QuotaError> {
-    let used = index::verified_bytes(conn)?;
+    let used = cache::verified_bytes(conn)?;
     let free = disk::free_bytes(&cfg.cache_dir)
         .map_err(|source| QuotaError::FreeSpace { path: cfg.cache_dir.display().to_string(), source })?;
     let over_quota = (used + need).saturating_sub(cfg.quota_bytes);
@@ -106,7 +106,7 @@ pub fn make_room(
     }
     let cat = catalog::load_from_db(conn)?;
     let prot = catalog::protected_courses(conn, now_ms, cfg.protect_days)?;
-    let entries = index::list(conn)?;
+    let entries = cache::list(conn)?;
     let victims = plan(&entries, &referenced(&cat), &prot, pinned, to_free, for_protected)
         .map_err(|(evictable, short)| QuotaError::NoRoom { need, evictable, short })?;
     let mut events = Vec::new();
@@ -119,9 +119,9 @@ pub fn make_room(
         }
         let _ = disk::fsync_dir(&cfg.cache_dir);
         if cat.course_of(&v.sha256).is_some() {
-            index::mark_missing(conn, &v.sha256)?;
+            cache::mark_missing(conn, &v.sha256)?;
         } else {
-            index::remove(conn, &v.sha256)?;
+            cache::remove(conn, &v.sha256)?;
         }
         tracing::info!(sha256 = %v.sha256, course = %v.course_id, size = v.size, "evicted from the cache");
         events.push(LibraryEvent::Evicted { course_id: v.course_id, sha256: v.sha256, size: v.size });
@@ -131,7 +131,7 @@ pub fn make_room(
 
 /// Quota numbers for status screens and telemetry.
 pub fn usage(conn: &Connection, cache_dir: &Path) -> rusqlite::Result<(u64, Option<u64>)> {
-    Ok((index::verified_bytes(conn)?, disk::free_bytes(cache_dir).ok()))
+    Ok((cache::verified_bytes(conn)?, disk::free_bytes(cache_dir).ok()))
 }
 
 #[cfg(test)]

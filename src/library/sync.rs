@@ -8,7 +8,8 @@ use super::download::{Backoff, DownloadError, Downloader, Job, Sleeper};
 use super::http::HttpClient;
 use super::progress::{Progress, ProgressSink};
 use super::quota::{self, QuotaError};
-use super::{disk, index, LibraryConfig, LibraryEvent};
+use super::{disk, LibraryConfig, LibraryEvent};
+use crate::store::cache;
 use crate::clock::Clock;
 use crate::model::Millis;
 use rusqlite::Connection;
@@ -53,8 +54,8 @@ pub fn wanted(conn: &Connection, cfg: &LibraryConfig, now_ms: Millis) -> Result<
                 continue;
             }
             let name = disk::cache_name(&f.sha256, &f.url);
-            index::ensure(conn, &f.sha256, &c.id, &f.url, f.size, &name)?;
-            let verified = index::get(conn, &f.sha256)?.is_some_and(|e| e.state == index::CacheState::Verified);
+            cache::ensure(conn, &f.sha256, &c.id, &f.url, f.size, &name)?;
+            let verified = cache::get(conn, &f.sha256)?.is_some_and(|e| e.state == cache::CacheState::Verified);
             let protected = prot.contains(&c.id);
             let key = (!protected, next.get(&c.id).copied().unwrap_or(i64::MAX), pos);
             out.push((key, Wanted { course_id: c.id.clone(), sha256: f.sha256.clone(), url: f.url.clone(), size: f.size, name, protected, verified }));
@@ -145,7 +146,7 @@ impl Syncer<'_> {
                 }
                 Err(OneError::Failed(why)) => {
                     tracing::warn!(course = %w.course_id, sha256 = %w.sha256, %why, "download failed");
-                    index::mark_failed(self.conn, &w.sha256, &why)?;
+                    cache::mark_failed(self.conn, &w.sha256, &why)?;
                     report.events.push(LibraryEvent::Failed { course_id: w.course_id.clone(), sha256: w.sha256.clone(), error: why.clone() });
                     report.failed.push((w.sha256.clone(), why));
                 }
@@ -167,7 +168,7 @@ impl Syncer<'_> {
         if dest.exists() {
             match disk::hash_file(&dest) {
                 Ok((h, n)) if h == w.sha256 && n == w.size => {
-                    index::mark_verified(self.conn, &w.sha256, self.clock.now().wall_ms)?;
+                    cache::mark_verified(self.conn, &w.sha256, self.clock.now().wall_ms)?;
                     return Ok(vec![LibraryEvent::Verified { course_id: w.course_id.clone(), sha256: w.sha256.clone(), size: w.size, source: "download" }]);
                 }
                 _ => {
@@ -182,11 +183,11 @@ impl Syncer<'_> {
             Err(QuotaError::Db(e)) => return Err(OneError::Db(e)),
             Err(e) => return Err(OneError::NoRoom(e.to_string())),
         }
-        index::mark_partial(self.conn, &w.sha256)?;
+        cache::mark_partial(self.conn, &w.sha256)?;
         let job = Job { url: w.url.clone(), size: w.size, sha256: w.sha256.clone(), dest };
         match d.fetch(&job, progress) {
             Ok(f) => {
-                index::mark_verified(self.conn, &w.sha256, self.clock.now().wall_ms)?;
+                cache::mark_verified(self.conn, &w.sha256, self.clock.now().wall_ms)?;
                 tracing::info!(course = %w.course_id, sha256 = %w.sha256, resumed_from = f.resumed_from, attempts = f.attempts, "cached");
                 events.push(LibraryEvent::Verified { course_id: w.course_id.clone(), sha256: w.sha256.clone(), size: w.size, source: "download" });
                 Ok(events)

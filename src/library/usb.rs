@@ -8,7 +8,8 @@ use super::catalog::{self, Catalog, CatalogError};
 use super::progress::{Progress, ProgressSink};
 use super::quota::{self, QuotaError};
 use super::sync::{self, SyncError};
-use super::{disk, index, LibraryConfig, LibraryEvent};
+use super::{disk, LibraryConfig, LibraryEvent};
+use crate::store::cache;
 use crate::clock::Clock;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
@@ -177,7 +178,7 @@ pub fn import(
         });
         match copied {
             Ok(()) => {
-                index::mark_verified(conn, &w.sha256, clock.now().wall_ms)?;
+                cache::mark_verified(conn, &w.sha256, clock.now().wall_ms)?;
                 report.events.push(LibraryEvent::Verified { course_id: w.course_id.clone(), sha256: w.sha256.clone(), size: w.size, source: "import" });
                 report.imported.push(w.sha256.clone());
             }
@@ -228,8 +229,8 @@ pub fn export(
             if !seen.insert(f.sha256.clone()) {
                 continue;
             }
-            match index::get(conn, &f.sha256)? {
-                Some(e) if e.state == index::CacheState::Verified => todo.push(e),
+            match cache::get(conn, &f.sha256)? {
+                Some(e) if e.state == cache::CacheState::Verified => todo.push(e),
                 _ => report.not_cached.push(f.sha256.clone()),
             }
         }
@@ -262,7 +263,7 @@ pub fn export(
                 Err(CopyError::Mismatch { actual, got_size }) => {
                     // The cache copy itself is bad: take it out of service.
                     let error = format!("export found {got_size} bytes with SHA-256 {actual}");
-                    index::mark_failed(conn, &e.sha256, &format!("corrupt: {error}"))?;
+                    cache::mark_failed(conn, &e.sha256, &format!("corrupt: {error}"))?;
                     let _ = std::fs::remove_file(e.path_in(&cfg.cache_dir));
                     report.events.push(LibraryEvent::Corrupt { course_id: e.course_id.clone(), sha256: e.sha256.clone(), error: error.clone() });
                     report.corrupt.push((e.sha256.clone(), error));

@@ -52,7 +52,7 @@ fn an_import_applies_the_catalogue_and_caches_files_that_match_their_hash() {
     let rep = import(&d.conn, &d.cfg, &TestClock::at(1000), s.path(), None, &mut super::super::progress::NoProgress).unwrap();
     assert_eq!(rep.catalog_applied, Some(2));
     assert_eq!(rep.imported.len(), 2);
-    let files = index::playable(&d.conn, &d.cfg.cache_dir, "c1").unwrap().unwrap();
+    let files = cache::playable(&d.conn, &d.cfg.cache_dir, "c1").unwrap().unwrap();
     assert_eq!(std::fs::read(&files[0]).unwrap(), b"video one");
     assert!(matches!(&rep.events[0], LibraryEvent::Verified { source: "import", .. }));
 }
@@ -65,7 +65,7 @@ fn a_file_on_the_stick_with_the_wrong_content_is_not_cached() {
     let rep = import(&d.conn, &d.cfg, &TestClock::at(1000), s.path(), None, &mut super::super::progress::NoProgress).unwrap();
     assert_eq!(rep.bad_on_stick.len(), 1);
     assert!(rep.bad_on_stick[0].1.contains("does not match"));
-    assert!(index::playable(&d.conn, &d.cfg.cache_dir, "c1").unwrap().is_none());
+    assert!(cache::playable(&d.conn, &d.cfg.cache_dir, "c1").unwrap().is_none());
     let left: Vec<_> = std::fs::read_dir(&d.cfg.cache_dir).unwrap().collect();
     assert!(left.is_empty(), "nothing may be left in the cache: {left:?}");
 }
@@ -114,11 +114,11 @@ fn an_export_that_finds_a_rotten_cache_file_takes_it_out_of_service() {
     let a = device();
     let s = stick(1, &[("c1", b"video one")]);
     import(&a.conn, &a.cfg, &TestClock::at(1000), s.path(), None, &mut super::super::progress::NoProgress).unwrap();
-    let path = index::playable(&a.conn, &a.cfg.cache_dir, "c1").unwrap().unwrap().remove(0);
+    let path = cache::playable(&a.conn, &a.cfg.cache_dir, "c1").unwrap().unwrap().remove(0);
     std::fs::write(&path, b"video 0ne").unwrap();
     let out = tempfile::tempdir().unwrap();
     let rep = export(&a.conn, &a.cfg, out.path(), None, &mut super::super::progress::NoProgress).unwrap();
     assert_eq!(rep.corrupt.len(), 1);
-    assert!(index::playable(&a.conn, &a.cfg.cache_dir, "c1").unwrap().is_none());
+    assert!(cache::playable(&a.conn, &a.cfg.cache_dir, "c1").unwrap().is_none());
     assert_eq!(std::fs::read_dir(out.path().join(FILES_DIR)).unwrap().count(), 0);
 }

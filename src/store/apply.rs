@@ -1,7 +1,8 @@
 //! Writes the records and outbox messages of one core decision in one
 //! transaction: either all of a tap is on disk, or none of it is.
 
-use super::{Result, Store};
+use super::{Result, Store, StoreError};
+use microclass_protocol::wire::MAX_RECORD_BYTES;
 use crate::core::{Effect, Outgoing, Record};
 use rusqlite::{params, Transaction, TransactionBehavior};
 
@@ -29,8 +30,12 @@ impl Store {
 /// Appends one message to the outbox; its `seq` becomes its sequence number.
 pub fn enqueue(tx: &Transaction<'_>, o: &Outgoing, now_ms: i64) -> Result<()> {
     let priority = if o.kind == "telemetry" { -1 } else { 0 };
+    let payload = o.payload.to_string();
+    if payload.len() > MAX_RECORD_BYTES {
+        return Err(StoreError::Invalid(format!("a {} record of {} bytes is above the limit of {MAX_RECORD_BYTES}", o.kind, payload.len())));
+    }
     tx.prepare_cached(super::outbox::ENQUEUE_SQL)?
-        .execute(params![o.id, o.kind, o.payload.to_string(), priority, now_ms])?;
+        .execute(params![o.id, o.kind, payload, priority, now_ms])?;
     Ok(())
 }
 

@@ -3,15 +3,16 @@
 //! Nothing here decides anything: the kiosk core decides, the store records.
 
 pub mod apply;
+pub mod cache;
 pub mod checkpoint;
 pub mod ledger;
 pub mod migrations;
 pub mod outbox;
+pub mod drain;
+pub mod documents;
 pub mod roster;
 pub mod schedule;
 pub mod sessions;
-#[cfg(test)]
-mod store_tests;
 
 use rusqlite::{Connection, ErrorCode};
 use std::path::{Path, PathBuf};

@@ -87,7 +87,7 @@ impl Feed {
 
     /// The ids of cached courses, when they changed since the last call.
     pub fn cached(&mut self, store: &Store) -> Result<Option<HashSet<String>>, StoreError> {
-        let now = crate::library::index::cached_courses(store.conn())?;
+        let now = crate::store::cache::cached_courses(store.conn())?;
         if self.cached.as_ref() == Some(&now) {
             return Ok(None);
         }
@@ -141,8 +141,8 @@ mod tests {
         let mut feed = Feed::new(0);
         assert_eq!(feed.cached(&s).unwrap(), Some(HashSet::new()));
         assert_eq!(feed.cached(&s).unwrap(), None);
-        crate::library::index::ensure(s.conn(), "aa", "c-rules", "http://a/1.mp4", 1, "aa.mp4").unwrap();
-        crate::library::index::mark_verified(s.conn(), "aa", 5).unwrap();
+        crate::store::cache::ensure(s.conn(), "aa", "c-rules", "http://a/1.mp4", 1, "aa.mp4").unwrap();
+        crate::store::cache::mark_verified(s.conn(), "aa", 5).unwrap();
         assert_eq!(feed.cached(&s).unwrap(), Some(["c-rules".to_string()].into_iter().collect()));
     }
 

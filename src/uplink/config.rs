@@ -49,6 +49,9 @@ pub struct HubConfig {
     pub max_downlink_bytes: usize,
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
+    /// TCP connect, TLS handshake and CONNACK together, in seconds: one
+    /// deadline that nothing cancels; a failure is logged and backed off.
+    pub connect_timeout_s: u64,
 }
 
 impl Default for HubConfig {
@@ -78,6 +81,7 @@ impl Default for HubConfig {
             max_downlink_bytes: 16 * 1024 * 1024,
             reconnect_min_ms: 500,
             reconnect_max_ms: 60_000,
+            connect_timeout_s: crate::uplink::session::CONNECT_TIMEOUT_S,
         }
     }
 }
@@ -162,7 +166,7 @@ impl HubConfig {
                 return Err(ConfigError::BadSegment { field, value: value.clone() });
             }
         }
-        for (field, v) in [("batch_bytes", self.batch_bytes), ("batch_records", self.batch_records), ("inflight", self.inflight)] {
+        for (field, v) in [("batch_bytes", self.batch_bytes), ("batch_records", self.batch_records), ("inflight", self.inflight), ("connect_timeout_s", self.connect_timeout_s as usize)] {
             if v == 0 {
                 return Err(ConfigError::Zero(field));
             }

@@ -2,19 +2,10 @@
 //! what the uplink may do with the outbox. Low-value rows go first, then the
 //! retention of acknowledged rows shrinks; unsent records are never touched.
 
-use serde::{Deserialize, Serialize};
+
 use std::path::Path;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum DiskLevel {
-    #[default]
-    Ok,
-    /// Below `disk_low_bytes`: stop low-value rows, warn the technician.
-    Low,
-    /// Below `disk_critical_bytes`: also drop every acknowledged row.
-    Critical,
-}
+pub use microclass_protocol::wire::DiskLevel;
 
 pub fn assess(free_bytes: u64, low_bytes: u64, critical_bytes: u64) -> DiskLevel {
     if free_bytes < critical_bytes {
@@ -58,9 +49,9 @@ pub struct Enforced {
 /// Applies `policy` to the outbox: tombstones unsent low-value rows when it
 /// says so and prunes acknowledged rows older than its retention. Unsent
 /// records are never touched (see `outbox`).
-pub fn enforce(conn: &rusqlite::Connection, policy: Policy, now_ms: i64) -> Result<Enforced, super::outbox::OutboxError> {
-    let low_value_dropped = if policy.drop_low_value { super::outbox::drop_low_value(conn)? } else { 0 };
-    let sent_pruned = super::outbox::prune_sent(conn, now_ms.saturating_sub(policy.keep_sent_ms))?;
+pub fn enforce(conn: &rusqlite::Connection, policy: Policy, now_ms: i64) -> Result<Enforced, crate::store::drain::OutboxError> {
+    let low_value_dropped = if policy.drop_low_value { crate::store::drain::drop_low_value(conn)? } else { 0 };
+    let sent_pruned = crate::store::drain::prune_sent(conn, now_ms.saturating_sub(policy.keep_sent_ms))?;
     Ok(Enforced { low_value_dropped, sent_pruned })
 }
 
@@ -103,24 +94,24 @@ mod tests {
 
     #[test]
     fn under_pressure_records_survive_while_samples_and_old_sent_rows_go() {
-        use crate::uplink::outbox;
+        use crate::store::drain;
         let d = tempfile::tempdir().unwrap();
-        let mut c = outbox::open(&d.path().join("g.db")).unwrap();
+        let mut c = drain::open(&d.path().join("g.db")).unwrap();
         let day = 86_400_000;
         let now = 100 * day;
-        outbox::enqueue(&c, "sent-old", "tap", "{}", 0, 0).unwrap();
-        outbox::enqueue(&c, "sent-recent", "tap", "{}", 0, 0).unwrap();
-        outbox::enqueue(&c, "unsent-tap", "tap", r#"{"m":1}"#, 0, 0).unwrap();
-        outbox::enqueue(&c, "sample", "telemetry", r#"{"t":1}"#, -1, 0).unwrap();
-        outbox::mark_sent(&mut c, &[1], now - 3 * day).unwrap();
-        outbox::mark_sent(&mut c, &[2], now - 1000).unwrap();
+        drain::enqueue(&c, "sent-old", "tap", "{}", 0, 0).unwrap();
+        drain::enqueue(&c, "sent-recent", "tap", "{}", 0, 0).unwrap();
+        drain::enqueue(&c, "unsent-tap", "tap", r#"{"m":1}"#, 0, 0).unwrap();
+        drain::enqueue(&c, "sample", "telemetry", r#"{"t":1}"#, -1, 0).unwrap();
+        drain::mark_sent(&mut c, &[1], now - 3 * day).unwrap();
+        drain::mark_sent(&mut c, &[2], now - 1000).unwrap();
         let ok = enforce(&c, policy(DiskLevel::Ok, 30), now).unwrap();
         assert_eq!(ok, Enforced { low_value_dropped: 0, sent_pruned: 0 });
         let low = enforce(&c, policy(DiskLevel::Low, 30), now).unwrap();
         assert_eq!(low, Enforced { low_value_dropped: 1, sent_pruned: 1 });
         let crit = enforce(&c, policy(DiskLevel::Critical, 30), now).unwrap();
         assert_eq!(crit, Enforced { low_value_dropped: 0, sent_pruned: 1 });
-        let left = outbox::next_batch_after(&c, 0, 1 << 20, 10).unwrap();
+        let left = drain::next_batch_after(&c, 0, 1 << 20, 10).unwrap();
         assert_eq!(left.iter().map(|r| (r.id.as_str(), r.kind.as_str())).collect::<Vec<_>>(), vec![("unsent-tap", "tap"), ("sample", "dropped")]);
         assert_eq!(left[0].payload, r#"{"m":1}"#);
     }

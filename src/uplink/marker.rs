@@ -3,7 +3,7 @@
 //! transaction) and serves resend requests in the same order, so a resend
 //! is never overtaken by an older mark. It never reads or publishes batches.
 
-use super::outbox::{self, Resend};
+use crate::store::drain::{self, Resend};
 use super::UplinkStatus;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +14,7 @@ enum Op {
     /// Runs of consecutive seqs: a batch is usually one run, so a queued
     /// mark is a few bytes whatever the batch size.
     Sent { runs: Vec<(i64, i64)>, now_ms: i64 },
-    Requeue { from: i64, to: i64, reply: mpsc::Sender<Result<Resend, outbox::OutboxError>> },
+    Requeue { from: i64, to: i64, reply: mpsc::Sender<Result<Resend, drain::OutboxError>> },
     Flush { reply: mpsc::Sender<()> },
 }
 
@@ -39,8 +39,8 @@ pub struct Marker {
 }
 
 impl Marker {
-    pub fn start(db: &Path, status: Arc<Mutex<UplinkStatus>>) -> Result<Marker, outbox::OutboxError> {
-        let mut conn = outbox::open(db)?;
+    pub fn start(db: &Path, status: Arc<Mutex<UplinkStatus>>) -> Result<Marker, drain::OutboxError> {
+        let mut conn = drain::open(db)?;
         let (tx, rx) = mpsc::sync_channel::<Op>(QUEUE_BOUND);
         let pending = Pending::default();
         let p = pending.clone();
@@ -67,7 +67,7 @@ impl Marker {
                             }
                             Op::Requeue { from, to, reply } => {
                                 commit(&mut conn, &mut runs, now, &status);
-                                let _ = reply.send(outbox::requeue_range(&conn, from, to));
+                                let _ = reply.send(drain::requeue_range(&conn, from, to));
                             }
                             Op::Flush { reply } => {
                                 commit(&mut conn, &mut runs, now, &status);
@@ -80,7 +80,7 @@ impl Marker {
                     p.0.fetch_sub(marks, Ordering::SeqCst);
                 }
             })
-            .map_err(|e| outbox::OutboxError::Thread(e.to_string()))?;
+            .map_err(|e| drain::OutboxError::Thread(e.to_string()))?;
         Ok(Marker { tx: Some(tx), thread: Some(thread), pending })
     }
 
@@ -92,7 +92,7 @@ impl Marker {
     pub fn sent(&self, seqs: &[i64], now_ms: i64) {
         if let Some(tx) = &self.tx {
             self.pending.0.fetch_add(1, Ordering::SeqCst);
-            if tx.send(Op::Sent { runs: outbox::runs(seqs), now_ms }).is_err() {
+            if tx.send(Op::Sent { runs: drain::runs(seqs), now_ms }).is_err() {
                 self.pending.0.fetch_sub(1, Ordering::SeqCst);
                 tracing::warn!("outbox writer gone: rows stay unsent and go again after a restart");
             }
@@ -145,7 +145,7 @@ fn commit(conn: &mut rusqlite::Connection, runs: &mut Vec<(i64, i64)>, now_ms: i
         }
         touches
     });
-    match outbox::mark_runs(conn, runs, now_ms) {
+    match drain::mark_runs(conn, runs, now_ms) {
         Ok(n) => {
             if let Ok(mut st) = status.lock() {
                 st.counters.records_acked += n as u64;
@@ -166,9 +166,9 @@ mod tests {
     fn marks_reach_the_disk_before_finish_returns_and_a_resend_comes_after_them() {
         let d = tempfile::tempdir().unwrap();
         let db = d.path().join("m.db");
-        let c = outbox::open(&db).unwrap();
+        let c = drain::open(&db).unwrap();
         for i in 0..10 {
-            outbox::enqueue(&c, &format!("r{i}"), "tap", "{}", 0, 1).unwrap();
+            drain::enqueue(&c, &format!("r{i}"), "tap", "{}", 0, 1).unwrap();
         }
         let status = Arc::new(Mutex::new(UplinkStatus::default()));
         let m = Marker::start(&db, status.clone()).unwrap();
@@ -180,8 +180,8 @@ mod tests {
         let pending = m.pending();
         m.finish();
         assert_eq!(pending.get(), 0);
-        assert_eq!(outbox::backlog(&c).unwrap().rows, 5);
-        let first = outbox::next_batch_after(&c, 0, 1 << 20, 100).unwrap();
+        assert_eq!(drain::backlog(&c).unwrap().rows, 5);
+        let first = drain::next_batch_after(&c, 0, 1 << 20, 100).unwrap();
         assert_eq!(first.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
         assert_eq!(status.lock().unwrap().counters.records_acked, 10);
     }
@@ -191,9 +191,9 @@ mod tests {
         let mut runs = vec![(6, 9), (1, 3), (4, 5), (12, 12), (8, 10)];
         let d = tempfile::tempdir().unwrap();
         let db = d.path().join("m.db");
-        let mut c = outbox::open(&db).unwrap();
+        let mut c = drain::open(&db).unwrap();
         for i in 0..12 {
-            outbox::enqueue(&c, &format!("r{i}"), "tap", "{}", 0, 1).unwrap();
+            drain::enqueue(&c, &format!("r{i}"), "tap", "{}", 0, 1).unwrap();
         }
         let status = Arc::new(Mutex::new(UplinkStatus::default()));
         commit(&mut c, &mut runs, 5, &status);
@@ -207,14 +207,14 @@ mod tests {
     fn a_flush_returns_once_every_earlier_mark_is_on_disk() {
         let d = tempfile::tempdir().unwrap();
         let db = d.path().join("m.db");
-        let c = outbox::open(&db).unwrap();
+        let c = drain::open(&db).unwrap();
         for i in 0..4 {
-            outbox::enqueue(&c, &format!("r{i}"), "tap", "{}", 0, 1).unwrap();
+            drain::enqueue(&c, &format!("r{i}"), "tap", "{}", 0, 1).unwrap();
         }
         let m = Marker::start(&db, Arc::new(Mutex::new(UplinkStatus::default()))).unwrap();
         m.sent(&[1, 2, 3], 5);
         m.flush();
-        assert_eq!(outbox::backlog(&c).unwrap().rows, 1);
+        assert_eq!(drain::backlog(&c).unwrap().rows, 1);
         assert_eq!(m.pending().get(), 0);
     }
 }

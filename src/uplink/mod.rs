@@ -3,29 +3,37 @@
 //! downlink documents and hub commands. It never writes kiosk records: it
 //! only marks outbox rows sent, and hands documents and commands to sinks.
 //!
-//! Layout: `state` (pure drain protocol state), `outbox` (queries), `wire`
-//! (payloads), `envelope` + `downlink` (signed documents), `command`,
-//! `diskguard`, `sysinfo`, `connect` (rumqttc options, TLS), `client` (I/O loop),
-//! `marker` (the writer thread that marks acknowledged rows sent).
+//! Layout: `state` (pure drain protocol state), `downlink` (document sinks),
+//! `reboot`,
+//! `diskguard`, `sysinfo`, `connect` (rumqttc options, TLS), `handle` (start,
+//! stop, nudge, status), `link` (the I/O loop), `session` (one connection and
+//! the reconnect timer), `batches`, `inbound` (documents, commands as
+//! actions), `maintenance` (telemetry, disk guard), `marker` (the writer thread
+//! that marks acknowledged rows sent). Wire types are `microclass-protocol`'s;
+//! all SQL is the store's (`store::drain`).
 
-pub mod client;
-pub mod command;
+mod batches;
+pub mod handle;
+mod inbound;
+mod link;
+mod maintenance;
+mod session;
+pub use microclass_protocol::{command, envelope, topics, wire};
 pub mod config;
 pub mod connect;
 pub mod diskguard;
 pub mod downlink;
-pub mod envelope;
 pub mod marker;
 #[cfg(test)]
 mod fuzz_tests;
-pub mod outbox;
+
 pub mod reboot;
 pub mod state;
 pub mod sysinfo;
-pub mod topics;
-pub mod wire;
 
-pub use client::{spawn, StandaloneCommands, Uplink, UplinkHandle, UplinkMonitor};
+pub use handle::{spawn, Nudger, StandaloneCommands, Uplink, UplinkHandle, UplinkMonitor};
+pub use inbound::Action;
+pub use session::{LinkError, CONNECT_TIMEOUT_S};
 pub use command::{CmdError, Command};
 pub use config::HubConfig;
 pub use downlink::{Document, DocumentSink, MetaSink, StoreSink};
@@ -38,7 +46,7 @@ pub enum UplinkError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     #[error(transparent)]
-    Outbox(#[from] outbox::OutboxError),
+    Outbox(#[from] crate::store::drain::OutboxError),
     #[error(transparent)]
     Connect(#[from] connect::ConnectError),
     #[error("uplink thread: {0}")]
@@ -75,25 +83,4 @@ pub struct UplinkStatus {
     pub protocol_errors: u64,
     /// The last 20 notices, oldest first.
     pub notices: Vec<Notice>,
-}
-
-/// Course-cache files by state, from the `cache_files` table.
-pub fn cache_state(conn: &rusqlite::Connection) -> Result<wire::CacheState, rusqlite::Error> {
-    let mut c = wire::CacheState::default();
-    let mut stmt = conn.prepare_cached("SELECT state, count(*), coalesce(sum(size), 0) FROM cache_files GROUP BY state")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let (state, n, bytes): (String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        let n = n.max(0) as u64;
-        match state.as_str() {
-            "verified" => {
-                c.verified = n;
-                c.verified_bytes = bytes.max(0) as u64;
-            }
-            "partial" => c.partial = n,
-            "missing" => c.missing = n,
-            _ => c.failed += n,
-        }
-    }
-    Ok(c)
 }

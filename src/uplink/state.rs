@@ -166,15 +166,15 @@ impl DrainState {
 /// Exponential reconnect backoff with jitter, so 300 devices coming back
 /// after a hub outage do not reconnect in lock-step.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub struct ReconnectBackoff {
     min_ms: u64,
     max_ms: u64,
     attempt: u32,
 }
 
-impl Backoff {
+impl ReconnectBackoff {
     pub fn new(min_ms: u64, max_ms: u64) -> Self {
-        Backoff { min_ms: min_ms.max(1), max_ms: max_ms.max(min_ms.max(1)), attempt: 0 }
+        ReconnectBackoff { min_ms: min_ms.max(1), max_ms: max_ms.max(min_ms.max(1)), attempt: 0 }
     }
 
     /// The delay before the next attempt; `unit` is a random draw in [0, 1).
@@ -295,7 +295,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_its_cap_with_jitter_and_resets() {
-        let mut b = Backoff::new(100, 1000);
+        let mut b = ReconnectBackoff::new(100, 1000);
         assert_eq!(b.next_delay_ms(0.0), 50);
         assert_eq!(b.next_delay_ms(0.999_999), 199);
         assert_eq!(b.next_delay_ms(0.5), 300);

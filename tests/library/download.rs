@@ -6,7 +6,7 @@ use microclass::clock::TestClock;
 use microclass::library::catalog::{self, Catalog};
 use microclass::library::download::{Backoff, DownloadError, Downloader, Fetched, Job};
 use microclass::library::http::HttpClient;
-use microclass::library::index::{self, CacheState};
+use microclass::store::cache::{self, CacheState};
 use microclass::library::progress::NoProgress;
 use microclass::library::sync::Syncer;
 use microclass::library::testserver::{Faults, Seen, TestServer};
@@ -232,9 +232,9 @@ fn a_sync_round_caches_good_files_and_reports_a_bad_one_as_failed() {
     let clock = TestClock::at(1_000);
     let rep = sync(&d, &clock);
     assert_eq!((rep.downloaded.len(), rep.failed.len()), (1, 1));
-    assert!(index::playable(&d.conn, &d.cfg.cache_dir, "good").unwrap().is_some());
-    assert!(index::playable(&d.conn, &d.cfg.cache_dir, "bad").unwrap().is_none());
-    let e = index::get(&d.conn, &bad.files[0].sha256).unwrap().unwrap();
+    assert!(cache::playable(&d.conn, &d.cfg.cache_dir, "good").unwrap().is_some());
+    assert!(cache::playable(&d.conn, &d.cfg.cache_dir, "bad").unwrap().is_none());
+    let e = cache::get(&d.conn, &bad.files[0].sha256).unwrap().unwrap();
     assert_eq!(e.state, CacheState::Failed);
     assert!(e.error.unwrap().contains("does not match"));
     assert!(rep.events.iter().any(|e| matches!(e, LibraryEvent::Failed { course_id, .. } if course_id == "bad")));
@@ -251,19 +251,19 @@ fn room_for_a_required_course_is_made_by_evicting_the_least_recently_played_elec
     catalog::replace(&d.conn, &Catalog { version: 1, courses: vec![e1.clone(), e2.clone()], schedule: None }, None).unwrap();
     let clock = TestClock::at(1_000);
     assert_eq!(sync(&d, &clock).downloaded.len(), 2);
-    index::touch_course(&d.conn, "e1", 5_000).unwrap();
-    index::touch_course(&d.conn, "e2", 9_000).unwrap();
+    cache::touch_course(&d.conn, "e1", 5_000).unwrap();
+    cache::touch_course(&d.conn, "e2", 9_000).unwrap();
 
     let r = course(&s, "req", true, &bytes(40_000, 23));
     let e3 = course(&s, "e3", false, &bytes(40_000, 24));
     catalog::replace(&d.conn, &Catalog { version: 2, courses: vec![e1, e2, r, e3], schedule: None }, None).unwrap();
     let rep = sync(&d, &clock);
-    assert!(index::playable(&d.conn, &d.cfg.cache_dir, "req").unwrap().is_some());
-    assert!(index::playable(&d.conn, &d.cfg.cache_dir, "e1").unwrap().is_none(), "e1 was played longest ago");
-    assert!(index::playable(&d.conn, &d.cfg.cache_dir, "e2").unwrap().is_some());
+    assert!(cache::playable(&d.conn, &d.cfg.cache_dir, "req").unwrap().is_some());
+    assert!(cache::playable(&d.conn, &d.cfg.cache_dir, "e1").unwrap().is_none(), "e1 was played longest ago");
+    assert!(cache::playable(&d.conn, &d.cfg.cache_dir, "e2").unwrap().is_some());
     assert!(rep.events.iter().any(|e| matches!(e, LibraryEvent::Evicted { course_id, .. } if course_id == "e1")));
     assert_eq!(rep.no_room.len(), 1, "an elective does not push out another elective");
-    assert!(index::verified_bytes(&d.conn).unwrap() <= 100_000);
+    assert!(cache::verified_bytes(&d.conn).unwrap() <= 100_000);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use crate::common::{bytes, sha};
 use microclass::library::catalog::Catalog;
-use microclass::library::index::{self, CacheState};
+use microclass::store::cache::{self, CacheState};
 use microclass::library::testserver::{Faults, TestServer};
 use microclass::library::disk;
 use microclass::model::{Course, CourseFile};
@@ -19,7 +19,7 @@ const SIZE: usize = 6 * 1024 * 1024;
 /// right hash, and any complete-looking file (no `.part`) hashes right.
 fn assert_cache_honest(db: &Path, cache: &Path, want: &str) {
     let conn = rusqlite::Connection::open(db).unwrap();
-    for e in index::list(&conn).unwrap() {
+    for e in cache::list(&conn).unwrap() {
         if e.state == CacheState::Verified {
             let (h, _) = disk::hash_file(&e.path_in(cache)).expect("a verified file must exist");
             assert_eq!(h, e.sha256, "verified row with wrong bytes");
@@ -102,7 +102,7 @@ fn a_downloader_killed_at_random_points_resumes_and_never_reports_a_bad_file() {
     assert!(status.success(), "the last run completes the download");
     assert_cache_honest(&db, &cache, &want);
     let conn = rusqlite::Connection::open(&db).unwrap();
-    assert_eq!(index::get(&conn, &want).unwrap().unwrap().state, CacheState::Verified);
+    assert_eq!(cache::get(&conn, &want).unwrap().unwrap().state, CacheState::Verified);
     let resumed: Vec<u64> = server.seen().iter().filter_map(|s| s.range_from).collect();
     assert!(!resumed.is_empty(), "later runs resume with Range, not from zero");
     assert!(resumed.windows(2).all(|w| w[0] <= w[1]), "resume offsets only grow: {resumed:?}");

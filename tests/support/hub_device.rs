@@ -10,6 +10,14 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_microclass");
 
+/// The `microclass-hub` binary of the same build, beside the kiosk binary
+/// (`cargo test --workspace` builds it: the hub package has tests of its own).
+pub fn hub_bin() -> std::path::PathBuf {
+    let p = std::path::Path::new(BIN).with_file_name(format!("microclass-hub{}", std::env::consts::EXE_SUFFIX));
+    assert!(p.exists(), "{} is missing: run the tests with `cargo test --workspace` (or `cargo build -p microclass-hub` first)", p.display());
+    p
+}
+
 pub struct Device {
     #[allow(dead_code)]
     pub centre: String,
@@ -128,7 +136,7 @@ impl Device {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
         let mut db = self.db();
         let seqs: Vec<i64> = db.prepare("SELECT seq FROM outbox_unsent ORDER BY seq LIMIT ?1 OFFSET 2").unwrap().query_map([n], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
-        microclass::uplink::outbox::mark_sent(&mut db, &seqs, now).unwrap();
+        microclass::store::drain::mark_sent(&mut db, &seqs, now).unwrap();
         seqs
     }
 
