@@ -242,6 +242,8 @@ fn data_dir(p: &Path) -> PathBuf {
 
 #[path = "uplink_cases/security.rs"]
 mod security;
+#[path = "uplink_cases/conformance.rs"]
+mod conformance;
 #[path = "uplink_cases/downlink.rs"]
 mod downlink;
 #[path = "uplink_cases/schemas.rs"]

@@ -52,6 +52,9 @@ pub struct HubConfig {
     /// TCP connect, TLS handshake and CONNACK together, in seconds: one
     /// deadline that nothing cancels; a failure is logged and backed off.
     pub connect_timeout_s: u64,
+    /// How often the uplink looks at the outbox without being nudged (rows
+    /// written by another process); the kiosk nudges it after every commit.
+    pub drain_poll_ms: u64,
 }
 
 impl Default for HubConfig {
@@ -82,6 +85,7 @@ impl Default for HubConfig {
             reconnect_min_ms: 500,
             reconnect_max_ms: 60_000,
             connect_timeout_s: crate::uplink::session::CONNECT_TIMEOUT_S,
+            drain_poll_ms: 1000,
         }
     }
 }
@@ -166,7 +170,7 @@ impl HubConfig {
                 return Err(ConfigError::BadSegment { field, value: value.clone() });
             }
         }
-        for (field, v) in [("batch_bytes", self.batch_bytes), ("batch_records", self.batch_records), ("inflight", self.inflight), ("connect_timeout_s", self.connect_timeout_s as usize)] {
+        for (field, v) in [("batch_bytes", self.batch_bytes), ("batch_records", self.batch_records), ("inflight", self.inflight), ("connect_timeout_s", self.connect_timeout_s as usize), ("drain_poll_ms", self.drain_poll_ms as usize)] {
             if v == 0 {
                 return Err(ConfigError::Zero(field));
             }

@@ -27,10 +27,6 @@ use tracing::{info, warn};
 /// How long documents stay unsubscribed after an oversized packet.
 const DOCS_PAUSE_MS: i64 = 3_600_000;
 
-/// How often the loop looks at the outbox without a nudge (rows written by
-/// another process, e.g. `microclass tap` against a standalone uplink).
-const DRAIN_TICK: Duration = Duration::from_secs(1);
-
 /// The uplink's state between events.
 pub(super) struct Link {
     pub(super) u: Uplink,
@@ -93,7 +89,7 @@ pub(super) async fn run(u: Uplink, marker: Marker, mut stop: watch::Receiver<boo
     l.maintain(false);
     let mut session: Option<Session> = None;
     let mut reconnect = Reconnect::now();
-    let mut tick = tokio::time::interval(DRAIN_TICK);
+    let mut tick = tokio::time::interval(Duration::from_millis(l.u.config.drain_poll_ms.max(1)));
     let mut telemetry = tokio::time::interval(Duration::from_secs(l.u.config.telemetry_interval_s.max(1)));
     let reboot = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(reboot);

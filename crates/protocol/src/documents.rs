@@ -158,6 +158,23 @@ mod tests {
     }
 
     #[test]
+    fn unknown_fields_of_a_member_course_or_file_are_refused_as_the_schemas_say() {
+        let member = br#"{"members":[{"id":"m1","name":"A","nickname":"x"}]}"#;
+        assert!(parse_document(DocKind::Roster, member).unwrap_err().contains("nickname"));
+        let course = br#"{"courses":[{"id":"c1","title":"T","duration_s":60,"credit_minutes":1,"level":3}]}"#;
+        assert!(parse_document(DocKind::Catalog, course).unwrap_err().contains("level"));
+        let file = br#"{"courses":[{"id":"c1","title":"T","duration_s":60,"credit_minutes":1,"files":[{"url":"u","size":1,"sha256":"a","mirror":"m"}]}]}"#;
+        assert!(parse_document(DocKind::Catalog, file).unwrap_err().contains("mirror"));
+        // The top level may grow, as doc-roster.json allows.
+        assert!(parse_document(DocKind::Roster, br#"{"members":[],"generated_by":"hub 2"}"#).is_ok());
+    }
+
+    #[test]
+    fn a_document_is_an_object_never_an_array() {
+        assert!(parse_document(DocKind::Roster, br#"[[{"id":"m1","name":"A"}]]"#).is_err());
+    }
+
+    #[test]
     fn a_sink_sees_only_verified_documents_newer_than_its_own() {
         let k = SigningKey::from_bytes(&[3; 32]);
         let vk = k.verifying_key();

@@ -197,6 +197,17 @@ mod tests {
     }
 
     #[test]
+    fn a_correctly_signed_envelope_sent_as_an_array_is_refused() {
+        let (k, v) = setup();
+        let env = seal(&k, DocKind::Roster, "d1", None, 5, 1000, br#"{"members":[]}"#);
+        let serde_json::Value::Object(fields) = serde_json::to_value(&env).unwrap() else { panic!() };
+        let order = ["v", "kind", "district", "centre", "version", "issued_ms", "key_id", "body", "sig"];
+        let array: Vec<_> = order.iter().map(|f| fields[*f].clone()).collect();
+        let bytes = serde_json::to_vec(&array).unwrap();
+        assert!(matches!(open(&bytes, &expect(&v, DocKind::Roster, None)), Err(EnvelopeError::Malformed(_))));
+    }
+
+    #[test]
     fn changing_the_version_or_the_body_breaks_the_signature() {
         let (k, v) = setup();
         let mut env = seal(&k, DocKind::Catalog, "d1", None, 5, 1000, b"{}");
