@@ -1,6 +1,7 @@
-//! The touchscreen UI: Slint screens under ui/ (their API is the `Ambient`,
-//! `View` and `Actions` globals of ui/api.slint) and the thin Rust layer that
-//! maps core `Screen`s to those globals and touches back to core `Event`s. It
+//! The touchscreen UI: Slint screens under ui/ (their API is the shared
+//! `Common` and `Actions` globals of ui/api.slint plus one view global per
+//! screen) and the thin Rust layer that maps core `Screen`s to those globals
+//! (`views`, one adapter per view) and touches back to core `Event`s. It
 //! plugs into the kiosk as `app::assemble`'s front (`front`); app never
 //! depends on it.
 //!
@@ -26,6 +27,7 @@ pub mod samples;
 pub mod sim_player;
 pub mod video;
 pub mod view;
+pub mod views;
 pub mod wizard;
 
 #[cfg(test)]
