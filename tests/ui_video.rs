@@ -162,7 +162,7 @@ fn the_headless_kiosk_plays_a_cached_course_for_real_and_runs_the_reader_test() 
     rrx.recv_timeout(Duration::from_secs(20)).expect("tap answered");
     wait_for("the trainer panel", q, || page(&ui).filter(|p| *p == Page::Trainer));
     ui.input(microclass::ui::Input::StartSession { schedule_id: String::new() }).expect("start");
-    wait_for("the session", q, || ui.query(q, |k| k.view_state().session_running).ok().filter(|r| *r));
+    wait_for("the session", q, || ui.query(q, |k| k.view_state().trainer.session_running).ok().filter(|r| *r));
 
     ui.input(microclass::ui::Input::Play("c-clip".into())).expect("play");
     wait_for("the player screen", q, || page(&ui).filter(|p| *p == Page::Player));
@@ -187,10 +187,10 @@ fn the_headless_kiosk_plays_a_cached_course_for_real_and_runs_the_reader_test() 
     }
     wait_for("the technician panel", q, || page(&ui).filter(|p| *p == Page::Technician));
     ui.input(microclass::ui::Input::ReaderTest).expect("reader test");
-    assert_eq!(ui.query(q, |k| k.view_state().reader_test).expect("state"), ReaderTestState::Waiting);
+    assert_eq!(ui.query(q, |k| k.view_state().technician.reader_test).expect("state"), ReaderTestState::Waiting);
     std::thread::sleep(Duration::from_millis(100)); // the loop arms the test
     card.send(CardUid::parse("0A0B0C0D").expect("uid")).expect("card on the reader");
-    let shown = wait_for("the reader test result", q, || ui.query(q, |k| k.view_state().reader_test).ok().filter(|r| *r != ReaderTestState::Waiting));
+    let shown = wait_for("the reader test result", q, || ui.query(q, |k| k.view_state().technician.reader_test).ok().filter(|r| *r != ReaderTestState::Waiting));
     assert_eq!(shown, ReaderTestState::Ok("0A0B0C0D".into()));
     assert_eq!(page(&ui), Some(Page::Technician), "the test card was not a tap");
 

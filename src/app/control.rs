@@ -3,14 +3,16 @@
 //! scripts. Commands: `tap <UID>`, `ping`, and the screen actions
 //! `start-session [title]`, `end-session`, `rate <1-5>`, `dismiss`,
 //! `play <course-id>`, `stop <position_s> <watched_s> [end]`, `survey <topic>...`,
-//! and `screenshot <absolute path.png>` (the live screen, when the UI runs).
+//! and `screenshot <absolute path.png>` (the live screen, when the UI runs:
+//! the assembly hands in the UI's [`ScreenCapture`]).
 
-use super::Input;
+use super::{Input, ScreenCapture};
 use crate::model::CardUid;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +28,8 @@ pub enum ControlError {
 }
 
 /// Binds the socket (replacing a stale one) and serves it on a thread.
-pub fn serve(path: &Path, tx: Sender<Input>) -> Result<(), ControlError> {
+/// `screen`: what `screenshot` saves; `None` when the kiosk has no screen.
+pub fn serve(path: &Path, tx: Sender<Input>, screen: Option<Arc<dyn ScreenCapture>>) -> Result<(), ControlError> {
     if path.exists() {
         // A live kiosk answers; a stale socket file from a crash does not.
         if UnixStream::connect(path).is_ok() {
@@ -42,7 +45,8 @@ pub fn serve(path: &Path, tx: Sender<Input>) -> Result<(), ControlError> {
                 match conn {
                     Ok(stream) => {
                         let tx = tx.clone();
-                        let _ = std::thread::Builder::new().name("control-conn".into()).spawn(move || handle_conn(stream, tx));
+                        let screen = screen.clone();
+                        let _ = std::thread::Builder::new().name("control-conn".into()).spawn(move || handle_conn(stream, tx, screen.as_deref()));
                     }
                     Err(e) => tracing::warn!(error = %e, "control socket accept failed"),
                 }
@@ -52,19 +56,19 @@ pub fn serve(path: &Path, tx: Sender<Input>) -> Result<(), ControlError> {
     Ok(())
 }
 
-fn handle_conn(stream: UnixStream, tx: Sender<Input>) {
+fn handle_conn(stream: UnixStream, tx: Sender<Input>, screen: Option<&dyn ScreenCapture>) {
     let Ok(mut out) = stream.try_clone() else { return };
     let reader = BufReader::new(stream);
     for line in reader.lines() {
         let Ok(line) = line else { return };
-        let reply = answer(line.trim(), &tx);
+        let reply = answer(line.trim(), &tx, screen);
         if writeln!(out, "{reply}").is_err() {
             return;
         }
     }
 }
 
-fn answer(line: &str, tx: &Sender<Input>) -> String {
+fn answer(line: &str, tx: &Sender<Input>, screen: Option<&dyn ScreenCapture>) -> String {
     let (cmd, arg) = line.split_once(' ').map(|(c, a)| (c, a.trim())).unwrap_or((line, ""));
     match cmd {
         "ping" => "ok pong".into(),
@@ -85,9 +89,10 @@ fn answer(line: &str, tx: &Sender<Input>) -> String {
             Ok(()) => "ok sent".into(),
             Err(e) => format!("error {e}"),
         },
-        "screenshot" if Path::new(arg).is_absolute() => match crate::ui::kiosk::screenshot_to(Path::new(arg)) {
-            Ok(bytes) => format!("ok {arg} {bytes}"),
-            Err(e) => format!("error {e}"),
+        "screenshot" if Path::new(arg).is_absolute() => match screen.map(|s| s.save_png(Path::new(arg))) {
+            Some(Ok(bytes)) => format!("ok {arg} {bytes}"),
+            Some(Err(e)) => format!("error {e}"),
+            None => format!("error {}", super::capture::NO_SCREEN),
         },
         "screenshot" => "error screenshot needs an absolute path".into(),
         "" => "error empty command".into(),
@@ -137,5 +142,40 @@ pub fn request(path: &Path, command: &str) -> Result<String, ControlError> {
     match line.strip_prefix("ok ") {
         Some(r) => Ok(r.to_string()),
         None => Err(ControlError::Refused(line.strip_prefix("error ").unwrap_or(line).to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::CaptureError;
+
+    /// A screen that writes a fixed PNG-sized blob where it is asked to.
+    struct Painted;
+    impl ScreenCapture for Painted {
+        fn save_png(&self, path: &Path) -> Result<usize, CaptureError> {
+            std::fs::write(path, b"\x89PNG-not-really").map_err(|e| CaptureError(e.to_string()))?;
+            Ok(15)
+        }
+    }
+
+    #[test]
+    fn a_kiosk_without_a_screen_answers_a_screenshot_with_no_screen() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shot.png");
+        let (tx, _rx) = mpsc::channel();
+        assert_eq!(answer(&format!("screenshot {}", file.display()), &tx, None), "error the kiosk runs without a screen");
+        assert!(!file.exists());
+    }
+
+    #[test]
+    fn a_kiosk_with_a_screen_saves_the_screenshot_where_it_was_asked_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shot.png");
+        let (tx, _rx) = mpsc::channel();
+        let reply = answer(&format!("screenshot {}", file.display()), &tx, Some(&Painted));
+        assert_eq!(reply, format!("ok {} 15", file.display()));
+        assert_eq!(std::fs::read(&file).unwrap(), b"\x89PNG-not-really");
+        assert_eq!(answer("screenshot shot.png", &tx, Some(&Painted)), "error screenshot needs an absolute path");
     }
 }

@@ -4,6 +4,7 @@
 //! systemd (the simulated board only records it); `set_log_level` changes
 //! the process's log filter.
 
+use super::capture::{ScreenCapture, NO_SCREEN};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use super::Input;
@@ -25,8 +26,8 @@ pub struct KioskCommands {
     pub data_dir: PathBuf,
     /// Setting it stops the kiosk cleanly; systemd starts it again with the new config.
     pub stop: Arc<AtomicBool>,
-    /// Whether a screen runs (screenshots need one).
-    pub ui: bool,
+    /// The screen, when one runs (screenshots need one).
+    pub screen: Option<Arc<dyn ScreenCapture>>,
     pub rest: StandaloneCommands,
 }
 
@@ -50,19 +51,22 @@ impl CommandSink for KioskCommands {
                 self.stop.store(true, Ordering::SeqCst);
                 Ok(serde_json::json!({ "restarting": true }))
             }
-            Command::Screenshot if self.ui => {
+            Command::Screenshot => {
+                let Some(screen) = &self.screen else {
+                    return Err((ErrorCode::Unsupported, NO_SCREEN.into()));
+                };
                 let path = self.data_dir.join("screenshot.png");
-                let bytes = crate::ui::kiosk::screenshot_to(&path).map_err(|e| (ErrorCode::Failed, e.to_string()))?;
+                let bytes = screen.save_png(&path).map_err(|e| (ErrorCode::Failed, e.to_string()))?;
                 Ok(serde_json::json!({ "path": path.display().to_string(), "bytes": bytes }))
             }
-            Command::Screenshot => Err((ErrorCode::Unsupported, "the kiosk runs without a screen".into())),
             other => self.rest.execute(other),
         }
     }
 }
 
 /// Starts the uplink when `[hub] url` is set; `None` when the device has no hub.
-pub fn start(cfg: &Config, inputs: Sender<Input>, stop: Arc<AtomicBool>, ui: bool, log: Arc<dyn crate::logging::LogControl>) -> Result<Option<UplinkHandle>, String> {
+/// `screen` answers the hub's `screenshot` command (`None`: no screen).
+pub fn start(cfg: &Config, inputs: Sender<Input>, stop: Arc<AtomicBool>, screen: Option<Arc<dyn ScreenCapture>>, log: Arc<dyn crate::logging::LogControl>) -> Result<Option<UplinkHandle>, String> {
     let hub = HubConfig::from_settings(&cfg.hub, &cfg.device)?;
     if !hub.enabled() {
         return Ok(None);
@@ -82,7 +86,7 @@ pub fn start(cfg: &Config, inputs: Sender<Input>, stop: Arc<AtomicBool>, ui: boo
             inputs,
             data_dir: cfg.device.data_dir.clone(),
             stop,
-            ui,
+            screen,
             rest: StandaloneCommands { log: Some(log) },
         }),
         thermal_root: PathBuf::from("/sys/class/thermal"),
@@ -90,4 +94,45 @@ pub fn start(cfg: &Config, inputs: Sender<Input>, stop: Arc<AtomicBool>, ui: boo
     })
     .map_err(|e| e.to_string())?;
     Ok(Some(handle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::CaptureError;
+    use std::path::Path;
+
+    struct Painted;
+    impl ScreenCapture for Painted {
+        fn save_png(&self, path: &Path) -> Result<usize, CaptureError> {
+            std::fs::write(path, b"png").map_err(|e| CaptureError(e.to_string()))?;
+            Ok(3)
+        }
+    }
+
+    fn commands(dir: &Path, screen: Option<Arc<dyn ScreenCapture>>) -> KioskCommands {
+        KioskCommands {
+            inputs: std::sync::mpsc::channel().0,
+            data_dir: dir.to_path_buf(),
+            stop: Arc::new(AtomicBool::new(false)),
+            screen,
+            rest: StandaloneCommands { log: None },
+        }
+    }
+
+    #[test]
+    fn the_hub_screenshot_command_is_unsupported_without_a_screen() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = commands(dir.path(), None).execute(&Command::Screenshot).unwrap_err();
+        assert_eq!(err, (ErrorCode::Unsupported, "the kiosk runs without a screen".to_string()));
+    }
+
+    #[test]
+    fn the_hub_screenshot_command_saves_the_screen_in_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let answer = commands(dir.path(), Some(Arc::new(Painted))).execute(&Command::Screenshot).unwrap();
+        let path = dir.path().join("screenshot.png");
+        assert_eq!(answer, serde_json::json!({ "path": path.display().to_string(), "bytes": 3 }));
+        assert_eq!(std::fs::read(&path).unwrap(), b"png");
+    }
 }

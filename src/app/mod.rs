@@ -1,12 +1,17 @@
 //! The running kiosk: the shell around the core, its input threads (reader,
-//! control socket, stdin) and the loop that feeds the shell one input at a time.
+//! control socket, stdin), the loop that feeds the shell one input at a time,
+//! and the one assembly of all of it (`assemble`). Never depends on the UI:
+//! the screen comes in through `assemble::Front` and `ScreenCapture`.
 
+pub mod assemble;
+pub mod capture;
 pub mod control;
 pub mod hub_link;
 pub mod lines;
 pub mod run;
 pub mod shell;
 
+pub use capture::{CaptureError, ScreenCapture};
 pub use shell::{Presenter, Shell, ShellStats, Shown};
 
 #[cfg(test)]

@@ -1,21 +1,13 @@
-//! `microclass run --ui <backend>`: the kiosk with its touchscreen. Builds the
-//! UI options from the config (or, on a device without its identity, for the
-//! first-boot wizard) and hands the kiosk loop to `ui::kiosk::run`.
+//! `microclass run --ui <backend>`: the screen's options from the config (or,
+//! on a device without its identity, for the first-boot wizard), as the
+//! front `app::assemble::run` shows the kiosk with.
 
-use anyhow::{Context, Result};
-use microclass::app::{Input, Shell};
-use microclass::clock::Clock;
 use microclass::config::{Config, Unprovisioned};
-use microclass::hw::Indicator;
-use microclass::store::Store;
 use microclass::ui::backend::Backend;
-use microclass::ui::kiosk::{self, UiOptions};
+use microclass::ui::front::ScreenFront;
+use microclass::ui::kiosk::UiOptions;
 use microclass::ui::DeviceFact;
-use microclass::uplink::UplinkMonitor;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{Receiver, Sender};
-use std::sync::Arc;
 
 /// Parses `800x480`.
 pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -24,12 +16,11 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((n(w)?, n(h)?))
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn run(backend: Backend, size: (u32, u32), cfg: &Config, config_path: Option<PathBuf>, hub: Option<UplinkMonitor>, store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, rx: Receiver<Input>, tx: Sender<Input>, stop: Arc<AtomicBool>, socket: &Path) -> Result<()> {
-    let (presenter, inbox) = kiosk::presenter();
-    let shell = Shell::new(cfg.core_config(), store, clock, indicator, presenter).context("restoring the kiosk state")?;
+/// The screen of a provisioned kiosk, from its config; the assembly fills in
+/// the uplink's monitor.
+pub fn front(backend: Backend, size: (u32, u32), cfg: &Config, config_path: Option<PathBuf>) -> ScreenFront {
     let d = &cfg.device;
-    let opts = UiOptions {
+    ScreenFront::new(UiOptions {
         backend,
         width: size.0,
         height: size.1,
@@ -44,26 +35,18 @@ pub fn run(backend: Backend, size: (u32, u32), cfg: &Config, config_path: Option
             DeviceFact { label: "督导 Hub".into(), value: if cfg.hub.url.is_empty() { "-".into() } else { cfg.hub.url.clone() }, ok: !cfg.hub.url.is_empty() },
         ],
         hub_configured: !cfg.hub.url.is_empty(),
-        hub,
+        hub: None,
         config_path,
         first_boot: false,
         boards: Vec::new(),
         cache_dir: Some(cfg.library.resolved(&d.data_dir).cache_dir),
-    };
-    tracing::info!(centre = %d.centre, device = %d.id, socket = %socket.display(), "kiosk running with its screen");
-    kiosk::run(opts, shell, rx, tx, stop, inbox).context("touchscreen UI")?;
-    let _ = std::fs::remove_file(socket);
-    Ok(())
+    })
 }
 
-/// The kiosk of a device without its identity: the first-boot wizard over
-/// everything, a shell that records nothing, no hub. Returns after the
-/// wizard's config is written (or on SIGTERM).
-#[allow(clippy::too_many_arguments)]
-pub fn run_first_boot(backend: Backend, size: (u32, u32), u: &Unprovisioned, config_path: Option<PathBuf>, store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, rx: Receiver<Input>, tx: Sender<Input>, stop: Arc<AtomicBool>, socket: &Path) -> Result<()> {
-    let (presenter, inbox) = kiosk::presenter();
-    let shell = Shell::first_boot(store, clock, indicator, presenter);
-    let opts = UiOptions {
+/// The screen of a device without its identity: the first-boot wizard over
+/// everything, no hub.
+pub fn first_boot_front(backend: Backend, size: (u32, u32), u: &Unprovisioned, config_path: Option<PathBuf>) -> ScreenFront {
+    ScreenFront::new(UiOptions {
         backend,
         width: size.0,
         height: size.1,
@@ -79,11 +62,7 @@ pub fn run_first_boot(backend: Backend, size: (u32, u32), u: &Unprovisioned, con
         first_boot: true,
         boards: microclass::board::choices(Path::new(microclass::board::BOARD_DIR)),
         cache_dir: None,
-    };
-    tracing::info!(socket = %socket.display(), "first-boot wizard on the screen");
-    kiosk::run(opts, shell, rx, tx, stop, inbox).context("touchscreen UI")?;
-    let _ = std::fs::remove_file(socket);
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -1,19 +1,21 @@
 //! The thin layer between Slint and the controller: owns the `KioskWindow`,
-//! copies each `ViewState` into the .slint globals (only what changed) and
-//! turns the `Actions` callbacks into controller inputs whose results go to
-//! the run loop's sink. Lives on the UI thread; never blocks it and never does
+//! hands each view's part of the `ViewState` to that view's adapter
+//! (`ui::views::*::apply`, which sets only what changed) and turns the
+//! `Actions` callbacks into controller inputs whose results go to the run
+//! loop's sink. Lives on the UI thread; never blocks it and never does
 //! I/O (every `UiAction` is handed off to the sink).
 
-use super::ambient::{Ambient, LinkState, Playback};
-use super::controller::{Input, Page, ReaderTestState, UiAction, UiController};
+use super::ambient::{Ambient, Playback};
+use super::controller::{Input, Page, UiAction, UiController};
 use super::generated as g;
 use super::lang::{self, Lang};
-use super::view::{self, OutcomeKind, ViewState};
+use super::view::{self, ViewState};
+use super::views;
 use super::UiError;
 use crate::clock::Clock;
-use crate::core::{ErrorKind, Screen};
+use crate::core::Screen;
 use crate::model::CardUid;
-use slint::{ComponentHandle, Global, ModelRc, SharedString, VecModel};
+use slint::{ComponentHandle, Global};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -47,14 +49,6 @@ pub(crate) fn with_current(f: impl FnOnce(&KioskUi)) {
     } else {
         tracing::warn!("UI request dropped: no kiosk UI on this thread");
     }
-}
-
-fn ss(s: &str) -> SharedString {
-    SharedString::from(s)
-}
-
-fn model<T: Clone + 'static>(v: Vec<T>) -> ModelRc<T> {
-    ModelRc::new(VecModel::from(v))
 }
 
 impl KioskUi {
@@ -109,17 +103,17 @@ impl KioskUi {
 
     /// Shows a decoded video frame on the player screen.
     pub fn set_video_frame(&self, frame: slint::SharedPixelBuffer<slint::Rgb8Pixel>) {
-        g::View::get(&self.0.window).set_video_frame(slint::Image::from_rgb8(frame));
+        g::PlayerView::get(&self.0.window).set_frame(slint::Image::from_rgb8(frame));
     }
 
     /// Takes the last video frame off the player screen.
     pub fn clear_video_frame(&self) {
-        g::View::get(&self.0.window).set_video_frame(slint::Image::default());
+        g::PlayerView::get(&self.0.window).set_frame(slint::Image::default());
     }
 
     /// The video frame the player screen shows now (size 0x0 when none).
     pub fn video_frame_size(&self) -> (u32, u32) {
-        let s = g::View::get(&self.0.window).get_video_frame().size();
+        let s = g::PlayerView::get(&self.0.window).get_frame().size();
         (s.width, s.height)
     }
 
@@ -267,135 +261,21 @@ fn wire(shared: &Rc<Shared>) {
     on!(on_wizard_back, || Input::WizardBack);
 }
 
-fn page(p: Page) -> g::Page {
-    match p {
-        Page::Idle => g::Page::Idle,
-        Page::Member => g::Page::Member,
-        Page::UnknownCard => g::Page::UnknownCard,
-        Page::Trainer => g::Page::Trainer,
-        Page::Technician => g::Page::Technician,
-        Page::Enrol => g::Page::Enrol,
-        Page::RatingPrompt => g::Page::RatingPrompt,
-        Page::RatingThanks => g::Page::RatingThanks,
-        Page::Survey => g::Page::Survey,
-        Page::SurveyThanks => g::Page::SurveyThanks,
-        Page::Player => g::Page::Player,
-        Page::Library => g::Page::Library,
-        Page::Pin => g::Page::Pin,
-        Page::Provision => g::Page::Provision,
-        Page::Error => g::Page::Error,
-    }
-}
-
-fn rows(v: &[super::view::Row]) -> ModelRc<g::PersonRow> {
-    model(v.iter().map(|r| g::PersonRow { id: ss(&r.id), name: ss(&r.text), detail: ss(&r.detail) }).collect())
-}
-
-fn infos(v: &[(String, String, bool)]) -> ModelRc<g::InfoRow> {
-    model(v.iter().map(|(l, val, ok)| g::InfoRow { label: ss(l), value: ss(val), ok: *ok }).collect())
-}
-
-fn strings(v: &[String]) -> ModelRc<SharedString> {
-    model(v.iter().map(|s| ss(s)).collect())
-}
-
-/// Copies `v` into the globals, skipping what equals `prev` so an unchanged
-/// list does not rebuild its items (and the idle screen does not redraw).
+/// Copies `v` into the globals, view by view; each view skips what equals
+/// `prev` so an unchanged list does not rebuild its items (and the idle
+/// screen does not redraw).
 fn apply(w: &g::KioskWindow, prev: Option<&ViewState>, v: &ViewState) {
-    let amb = g::Ambient::get(w);
-    let vw = g::View::get(w);
-    macro_rules! set {
-        ($field:ident, $set:expr) => {
-            if prev.is_none_or(|p| p.$field != v.$field) {
-                $set;
-            }
-        };
-    }
-    set!(centre, amb.set_centre(ss(&v.centre)));
-    set!(date, amb.set_date(ss(&v.date)));
-    set!(time, amb.set_time(ss(&v.time)));
-    set!(schedule, amb.set_schedule(model(v.schedule.iter().map(|s| g::ScheduleRow { id: ss(&s.id), time: ss(&s.time), title: ss(&s.title), trainer: ss(&s.trainer), current: s.current }).collect())));
-    set!(link, amb.set_link(match v.link {
-        LinkState::Online => g::Link::Online,
-        LinkState::Connecting => g::Link::Connecting,
-        LinkState::Offline => g::Link::Offline,
-    }));
-    set!(backlog, amb.set_backlog(i32::try_from(v.backlog).unwrap_or(i32::MAX)));
-    set!(language, amb.set_language(ss(v.language)));
-    set!(page, vw.set_page(page(v.page.unwrap_or(Page::Idle))));
-    set!(member_name, vw.set_member_name(ss(&v.member_name)));
-    set!(member_branch, vw.set_member_branch(ss(&v.member_branch)));
-    set!(outcome, vw.set_outcome(match v.outcome {
-        OutcomeKind::SignedIn => g::Outcome::SignedIn,
-        OutcomeKind::SignedOut => g::Outcome::SignedOut,
-        OutcomeKind::AlreadySignedIn => g::Outcome::AlreadySignedIn,
-        OutcomeKind::Status => g::Outcome::Status,
-        OutcomeKind::AlreadyRated => g::Outcome::AlreadyRated,
-    }));
-    set!(hours, vw.set_hours(ss(&v.hours)));
-    set!(quota, vw.set_quota(v.quota as i32));
-    set!(progress, vw.set_progress(v.progress));
-    set!(credited_minutes, vw.set_credited_minutes(v.credited_minutes as i32));
-    set!(since, vw.set_since(ss(&v.since)));
-    set!(owed, vw.set_owed(strings(&v.owed)));
-    set!(makeup, vw.set_makeup(strings(&v.makeup)));
-    set!(mobile, vw.set_mobile(v.mobile));
-    set!(card_uid, vw.set_card_uid(ss(&v.card_uid)));
-    set!(query, vw.set_query(ss(&v.query)));
-    set!(candidates, vw.set_candidates(rows(&v.candidates)));
-    set!(trainer_name, vw.set_trainer_name(ss(&v.trainer_name)));
-    set!(session_running, vw.set_session_running(v.session_running));
-    set!(session_title, vw.set_session_title(ss(&v.session_title)));
-    set!(session_started, vw.set_session_started(ss(&v.session_started)));
-    set!(attendees, vw.set_attendees(rows(&v.attendees)));
-    set!(picked_course_id, vw.set_picked_course_id(ss(&v.picked_course_id)));
-    set!(picked_course, vw.set_picked_course(ss(&v.picked_course)));
-    set!(video_title, vw.set_video_title(ss(&v.video_title)));
-    set!(video_position, vw.set_video_position(ss(&v.video_position)));
-    set!(video_duration, vw.set_video_duration(ss(&v.video_duration)));
-    set!(video_progress, vw.set_video_progress(v.video_progress));
-    set!(video_paused, vw.set_video_paused(v.video_paused));
-    set!(rating_member, vw.set_rating_member(ss(&v.rating_member)));
-    set!(rating_session, vw.set_rating_session(ss(&v.rating_session)));
-    set!(stars, vw.set_stars(i32::from(v.stars)));
-    set!(topics, vw.set_topics(model(v.topics.iter().map(|(l, c)| g::TopicRow { label: ss(l), chosen: *c }).collect())));
-    set!(categories, vw.set_categories(strings(&v.categories)));
-    set!(category, vw.set_category(v.category));
-    set!(courses, vw.set_courses(model(v.courses.iter().map(|c| g::CourseRow {
-        id: ss(&c.id),
-        title: ss(&c.title),
-        category: ss(&c.category),
-        required: c.required,
-        minutes: c.minutes as i32,
-        credit: ss(&c.credit),
-        cached: c.cached,
-        selected: c.selected,
-    }).collect())));
-    set!(picking, vw.set_picking(v.picking));
-    set!(technician, vw.set_technician(ss(&v.technician)));
-    set!(info, vw.set_info(infos(&v.info)));
-    set!(reader_test, {
-        let (state, detail) = match &v.reader_test {
-            ReaderTestState::Idle => (g::ReaderTest::Idle, ""),
-            ReaderTestState::Waiting => (g::ReaderTest::Waiting, ""),
-            ReaderTestState::Ok(d) => (g::ReaderTest::Ok, d.as_str()),
-            ReaderTestState::Failed(d) => (g::ReaderTest::Failed, d.as_str()),
-        };
-        vw.set_reader_test(state);
-        vw.set_reader_test_detail(ss(detail));
-    });
-    set!(pin_length, vw.set_pin_length(v.pin_length as i32));
-    set!(pin_wrong, vw.set_pin_wrong(v.pin_wrong));
-    set!(wizard_step, vw.set_wizard_step(v.wizard_step as i32));
-    set!(wizard_fields, vw.set_wizard_fields(infos(&v.wizard_fields)));
-    set!(wizard_field, vw.set_wizard_field(v.wizard_field as i32));
-    set!(wizard_error, vw.set_wizard_error(ss(&v.wizard_error)));
-    set!(wizard_boards, vw.set_wizard_boards(model(v.wizard_boards.iter().map(|(reader, name, chosen)| g::BoardRow { reader: ss(reader), name: ss(name), chosen: *chosen }).collect())));
-    set!(fault, vw.set_fault(match v.fault {
-        Some(ErrorKind::DiskFull) => g::Fault::DiskFull,
-        Some(ErrorKind::ReadOnly) => g::Fault::ReadOnly,
-        Some(ErrorKind::ReaderFault) => g::Fault::ReaderFault,
-        Some(ErrorKind::Database) | None => g::Fault::Database,
-    }));
+    views::common::apply(w, prev.map(|p| &p.common), &v.common);
+    views::idle::apply(w, prev.map(|p| &p.idle), &v.idle);
+    views::member::apply(w, prev.map(|p| &p.member), &v.member);
+    views::trainer::apply(w, prev.map(|p| &p.trainer), &v.trainer);
+    views::player::apply(w, prev.map(|p| &p.player), &v.player);
+    views::rating::apply(w, prev.map(|p| &p.rating), &v.rating);
+    views::survey::apply(w, prev.map(|p| &p.survey), &v.survey);
+    views::library::apply(w, prev.map(|p| &p.library), &v.library);
+    views::pin::apply(w, prev.map(|p| &p.pin), &v.pin);
+    views::technician::apply(w, prev.map(|p| &p.technician), &v.technician);
+    views::enrol::apply(w, prev.map(|p| &p.enrol), &v.enrol);
+    views::wizard::apply(w, prev.map(|p| &p.wizard), &v.wizard);
+    views::error::apply(w, prev.map(|p| &p.error), &v.error);
 }
-

@@ -62,8 +62,8 @@ fn the_pin_is_handed_over_on_ok_and_a_wrong_one_is_said_so() {
     assert_eq!(c.input(Input::PinKey("ok".into()), &a, 0), vec![UiAction::TechnicianPin("124".into())]);
     c.pin_rejected();
     let v = view::build(&c, &a, &Playback::default());
-    assert!(v.pin_wrong);
-    assert_eq!(v.pin_length, 0);
+    assert!(v.pin.wrong);
+    assert_eq!(v.pin.length, 0);
     assert!(c.input(Input::PinKey("ok".into()), &a, 0).is_empty(), "an empty PIN is not sent");
 }
 
@@ -96,7 +96,7 @@ fn a_course_that_is_not_in_the_catalogue_cannot_be_picked() {
     let a = samples::ambient();
     let mut c = ctl_with(trainer());
     c.input(Input::PickCourse("nope".into()), &a, 0);
-    assert_eq!(view::build(&c, &a, &Playback::default()).picked_course_id, "");
+    assert_eq!(view::build(&c, &a, &Playback::default()).trainer.picked_course_id, "");
     assert!(c.input(Input::Play(String::new()), &a, 0).is_empty());
 }
 
@@ -107,10 +107,10 @@ fn the_picked_course_is_forgotten_when_the_trainer_leaves() {
     c.input(Input::PickCourse("c-rules".into()), &a, 0);
     c.show(Screen::Player { course_id: "c-rules".into(), title: "t".into() });
     c.show(trainer());
-    assert_eq!(view::build(&c, &a, &Playback::default()).picked_course_id, "c-rules", "kept across the video");
+    assert_eq!(view::build(&c, &a, &Playback::default()).trainer.picked_course_id, "c-rules", "kept across the video");
     c.show(Screen::Idle);
     c.show(trainer());
-    assert_eq!(view::build(&c, &a, &Playback::default()).picked_course_id, "");
+    assert_eq!(view::build(&c, &a, &Playback::default()).trainer.picked_course_id, "");
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn enrolment_candidates_follow_the_typed_text() {
     for k in ["t", "0"] {
         c.input(Input::EnrolKey(k.into()), &a, 0);
     }
-    let names: Vec<String> = view::build(&c, &a, &Playback::default()).candidates.into_iter().map(|r| r.text).collect();
+    let names: Vec<String> = view::build(&c, &a, &Playback::default()).enrol.candidates.into_iter().map(|r| r.text).collect();
     assert_eq!(names, vec!["李老师", "周老师"]);
 }
 
@@ -170,7 +170,7 @@ fn a_language_change_is_reported_once() {
     assert_eq!(c.input(Input::SetLanguage("en".into()), &a, 0), vec![UiAction::LanguageChanged(Lang::En)]);
     assert!(c.input(Input::SetLanguage("en".into()), &a, 0).is_empty());
     assert!(c.input(Input::SetLanguage("klingon".into()), &a, 0).is_empty());
-    assert_eq!(view::build(&c, &a, &Playback::default()).date, "Thu 5 Mar 2026");
+    assert_eq!(view::build(&c, &a, &Playback::default()).common.date, "Thu 5 Mar 2026");
 }
 
 #[test]
@@ -179,24 +179,24 @@ fn the_member_screen_shows_hours_against_the_quota() {
     let mut m = samples::member_view(MemberOutcome::SignedOut { credited_minutes: 90 });
     let c = ctl_with(Screen::Member(m.clone()));
     let v = view::build(&c, &a, &Playback::default());
-    assert_eq!((v.hours.as_str(), v.quota, v.outcome, v.credited_minutes), ("18.5", 32, OutcomeKind::SignedOut, 90));
-    assert!((v.progress - 185.0 / 320.0).abs() < 1e-6);
-    assert_eq!(v.owed.len(), 2);
-    assert!(v.mobile);
+    assert_eq!((v.member.hours.as_str(), v.member.quota, v.member.outcome, v.member.credited_minutes), ("18.5", 32, OutcomeKind::SignedOut, 90));
+    assert!((v.member.progress - 185.0 / 320.0).abs() < 1e-6);
+    assert_eq!(v.member.owed.len(), 2);
+    assert!(v.member.mobile);
     m.hours_tenths = 400;
     m.outcome = MemberOutcome::AlreadySignedIn { since_ms: samples::NOW_MS - 20 * 60_000 };
     let v = view::build(&ctl_with(Screen::Member(m)), &a, &Playback::default());
-    assert_eq!(v.progress, 1.0, "more than the quota shows as a full bar");
-    assert_eq!(v.since, "13:45");
+    assert_eq!(v.member.progress, 1.0, "more than the quota shows as a full bar");
+    assert_eq!(v.member.since, "13:45");
 }
 
 #[test]
 fn the_trainer_panel_lists_who_is_signed_in_with_their_time() {
     let a = samples::ambient();
     let v = view::build(&ctl_with(Screen::Trainer(samples::trainer_view(true))), &a, &Playback::default());
-    assert!(v.session_running);
-    assert_eq!(v.session_started, "14:00");
-    let rows: Vec<(String, String)> = v.attendees.into_iter().map(|r| (r.text, r.detail)).collect();
+    assert!(v.trainer.session_running);
+    assert_eq!(v.trainer.session_started, "14:00");
+    let rows: Vec<(String, String)> = v.trainer.attendees.into_iter().map(|r| (r.text, r.detail)).collect();
     assert_eq!(rows[0], ("张伟".to_string(), "14:01".to_string()));
     assert_eq!(rows.len(), 3);
 }
@@ -204,7 +204,7 @@ fn the_trainer_panel_lists_who_is_signed_in_with_their_time() {
 #[test]
 fn the_schedule_marks_the_session_running_now() {
     let v = view::build(&UiController::new(), &samples::ambient(), &Playback::default());
-    let current: Vec<&str> = v.schedule.iter().filter(|s| s.current).map(|s| s.time.as_str()).collect();
+    let current: Vec<&str> = v.idle.schedule.iter().filter(|s| s.current).map(|s| s.time.as_str()).collect();
     assert_eq!(current, vec!["14:00"]);
 }
 
@@ -212,9 +212,9 @@ fn the_schedule_marks_the_session_running_now() {
 fn the_player_shows_position_and_duration() {
     let c = ctl_with(Screen::Player { course_id: "c-rules".into(), title: String::new() });
     let v = view::build(&c, &samples::ambient(), &Playback { position_s: 90, duration_s: 900, paused: true });
-    assert_eq!((v.video_title.as_str(), v.video_position.as_str(), v.video_duration.as_str()), ("c-rules", "01:30", "15:00"));
-    assert!((v.video_progress - 0.1).abs() < 1e-6);
-    assert!(v.video_paused);
+    assert_eq!((v.player.title.as_str(), v.player.position.as_str(), v.player.duration.as_str()), ("c-rules", "01:30", "15:00"));
+    assert!((v.player.progress - 0.1).abs() < 1e-6);
+    assert!(v.player.paused);
 }
 
 #[test]
@@ -229,8 +229,8 @@ fn a_first_boot_shows_the_wizard_over_everything() {
         c.input(Input::WizardKey(ch.to_string()), &a, 0);
     }
     let v = view::build(&c, &a, &Playback::default());
-    assert_eq!(v.wizard_step, 1);
-    assert_eq!(v.wizard_fields[0], ("district".to_string(), "d01".to_string(), true));
+    assert_eq!(v.wizard.step, 1);
+    assert_eq!(v.wizard.fields[0], ("district".to_string(), "d01".to_string(), true));
     c.set_first_boot(false);
     assert_eq!(c.page(), Page::Member);
 }
@@ -240,7 +240,7 @@ fn the_technician_panel_shows_the_last_sync_and_the_answer_to_sync_now() {
     use super::ambient::SyncState;
     let c = ctl_with(Screen::Technician { name: "陈工".into() });
     let mut a = samples::ambient();
-    let rows = |a: &super::Ambient| view::build(&c, a, &Playback::default()).info;
+    let rows = |a: &super::Ambient| view::build(&c, a, &Playback::default()).technician.info;
     let last = |a: &super::Ambient| rows(a).into_iter().find(|r| r.0 == "上次同步").expect("a last-sync row");
     assert_eq!(last(&a).1, "14:02");
     a.last_sync_ms = None;
@@ -262,10 +262,10 @@ fn the_wizard_board_step_lists_the_ambient_boards_and_marks_the_chosen_one() {
     c.input(Input::WizardBoard(7), &a, 0);
     c.input(Input::WizardBoard(-1), &a, 0);
     let v = view::build(&c, &a, &Playback::default());
-    assert_eq!(v.wizard_boards.len(), 3);
-    assert!(v.wizard_boards.iter().all(|b| !b.2), "an index outside the list chooses nothing");
+    assert_eq!(v.wizard.boards.len(), 3);
+    assert!(v.wizard.boards.iter().all(|b| !b.2), "an index outside the list chooses nothing");
     c.input(Input::WizardBoard(2), &a, 0);
     let v = view::build(&c, &a, &Playback::default());
-    assert_eq!(v.wizard_boards[2], ("usb".to_string(), "pi4-usb-reader".to_string(), true));
-    assert_eq!(v.wizard_fields[0].1, "pi4-usb-reader", "the field shows the board file's name");
+    assert_eq!(v.wizard.boards[2], ("usb".to_string(), "pi4-usb-reader".to_string(), true));
+    assert_eq!(v.wizard.fields[0].1, "pi4-usb-reader", "the field shows the board file's name");
 }

@@ -1,5 +1,6 @@
 //! The kiosk with its touchscreen: runs Slint on the calling (main) thread,
-//! the lead's kiosk loop on a worker thread, and a bridge thread that turns UI
+//! the kiosk loop (`app::assemble::drive`, with the same per-turn hooks as
+//! the line-output kiosk) on a worker thread, and a bridge thread that turns UI
 //! actions into loop inputs and drives the player (GStreamer for cached
 //! courses, simulated otherwise). The UI thread
 //! only ever posts messages; it never waits on the store, the player or the network.
@@ -15,8 +16,8 @@ use super::video::{GstVideo, UiScreen, VideoSource};
 use super::ops::Ops;
 use super::UiError;
 use slint::ComponentHandle;
-use crate::app::run::run_loop;
-use crate::app::{Input, Presenter, Shell, Shown};
+use crate::app::assemble::{drive, TurnHooks};
+use crate::app::{CaptureError, Input, Presenter, ScreenCapture, Shell, Shown};
 use crate::clock::{Clock, SystemClock};
 use crate::core::{Event, Unlock};
 use crate::player::gst::AudioOut;
@@ -89,10 +90,20 @@ impl Presenter for UiPresenter {
     }
 }
 
-/// Saves the live screen of this process's kiosk UI as a PNG at `path`
-/// (for the control socket's `screenshot` command and the hub command).
-/// Call from any thread but the UI thread.
-pub fn screenshot_to(path: &Path) -> Result<usize, UiError> {
+/// The live screen of this process's kiosk UI, handed to the app layer for
+/// the control socket's `screenshot` command and the hub command. Call it
+/// from any thread but the UI thread.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LiveScreen;
+
+impl ScreenCapture for LiveScreen {
+    fn save_png(&self, path: &Path) -> Result<usize, CaptureError> {
+        screenshot_to(path).map_err(|e| CaptureError(e.to_string()))
+    }
+}
+
+/// Saves the live screen as a PNG at `path`; the bytes written.
+fn screenshot_to(path: &Path) -> Result<usize, UiError> {
     let png = UiHandle::new().screenshot(Duration::from_secs(10))?;
     std::fs::write(path, &png)?;
     Ok(png.len())
@@ -347,20 +358,13 @@ pub fn run_with_video(opts: UiOptions, mut shell: Shell, rx: Receiver<Input>, tx
     let worker = std::thread::Builder::new().name("kiosk-loop".into()).spawn(move || {
         let mut last = std::time::Instant::now();
         // The watchdog is fed from this loop, so a wedged kiosk loop restarts the service.
-        let mut service = crate::service::ServiceHooks::from_env(service_clock, loop_stop.clone());
-        service.ready("kiosk running with its screen");
-        let mut clock_watch = crate::clock_watch::ClockWatch::new(2_000);
-        run_loop(&mut shell, rx, loop_stop, Duration::from_millis(250), |shell| {
-            service.iteration();
-            if let Some(ev) = clock_watch.observe(shell.now()) {
-                shell.record_clock_event(&ev);
-            }
+        let hooks = TurnHooks::from_env(service_clock, loop_stop.clone());
+        drive(&mut shell, rx, loop_stop, hooks, "kiosk running with its screen", |shell| {
             if last.elapsed() >= Duration::from_secs(2) {
                 last = std::time::Instant::now();
                 refresh_ambient(&handle, shell, &mut feed, hub.as_ref());
             }
         });
-        service.stopping();
         let _ = UiHandle::new().quit();
     })?;
     let bridge_stop = stop.clone();

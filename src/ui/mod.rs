@@ -1,6 +1,9 @@
-//! The touchscreen UI: Slint screens under ui/ (their API is the `Ambient`,
-//! `View` and `Actions` globals of ui/api.slint) and the thin Rust layer that
-//! maps core `Screen`s to those globals and touches back to core `Event`s.
+//! The touchscreen UI: Slint screens under ui/ (their API is the shared
+//! `Common` and `Actions` globals of ui/api.slint plus one view global per
+//! screen) and the thin Rust layer that maps core `Screen`s to those globals
+//! (`views`, one adapter per view) and touches back to core `Event`s. It
+//! plugs into the kiosk as `app::assemble`'s front (`front`); app never
+//! depends on it.
 //!
 //! Threading: Slint owns the main thread. The run loop creates a [`KioskUi`]
 //! there, other threads use a [`UiHandle`]; every [`UiAction`] goes to the
@@ -11,6 +14,7 @@ pub mod ambient;
 pub mod backend;
 pub mod controller;
 pub mod feed;
+pub mod front;
 pub mod generated;
 pub mod handle;
 pub mod headless;
@@ -23,6 +27,7 @@ pub mod samples;
 pub mod sim_player;
 pub mod video;
 pub mod view;
+pub mod views;
 pub mod wizard;
 
 #[cfg(test)]

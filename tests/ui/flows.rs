@@ -142,7 +142,7 @@ fn a_member_tap_shows_the_result_and_the_screen_returns_to_idle() {
     let idle = rig.kit.headless.render();
     rig.tap(ZHANG);
     assert_eq!(rig.kit.ui.page(), Page::Member);
-    assert_eq!(rig.kit.ui.view_state().member_name, "张伟");
+    assert_eq!(rig.kit.ui.view_state().member.name, "张伟");
     let result = rig.kit.headless.render();
     assert_ne!(idle, result, "the result is on the screen, not only in the model");
     rig.wait_s(3);
@@ -159,7 +159,7 @@ fn a_second_tap_while_a_result_is_shown_replaces_it() {
     rig.wait_s(1);
     rig.tap(WANG);
     assert_eq!(rig.kit.ui.page(), Page::Member);
-    assert_eq!(rig.kit.ui.view_state().member_name, "王芳");
+    assert_eq!(rig.kit.ui.view_state().member.name, "王芳");
     assert_eq!(rig.count("taps"), 2);
 }
 
@@ -179,23 +179,23 @@ fn a_trainer_runs_a_session_with_a_video_and_two_members_rate_it() {
     assert_eq!(rig.kit.ui.page(), Page::Trainer);
     rig.actions().invoke_start_session("".into());
     rig.pump();
-    assert!(rig.kit.ui.view_state().session_running);
+    assert!(rig.kit.ui.view_state().trainer.session_running);
 
     for (i, card) in [ZHANG, WANG, LI].into_iter().enumerate() {
         rig.wait_s(5);
         rig.tap(card);
         assert_eq!(rig.kit.ui.page(), Page::Member, "member {i} sees the result");
-        assert_eq!(rig.kit.ui.view_state().outcome, microclass::ui::view::OutcomeKind::SignedIn);
+        assert_eq!(rig.kit.ui.view_state().member.outcome, microclass::ui::view::OutcomeKind::SignedIn);
     }
     rig.wait_s(5);
     rig.tap(TRAINER);
     let v = rig.kit.ui.view_state();
-    assert_eq!(v.attendees.iter().map(|a| a.text.as_str()).collect::<Vec<_>>(), vec!["张伟", "王芳", "李娜"]);
+    assert_eq!(v.trainer.attendees.iter().map(|a| a.text.as_str()).collect::<Vec<_>>(), vec!["张伟", "王芳", "李娜"]);
 
     rig.actions().invoke_open_library();
     rig.pump();
     assert_eq!(rig.kit.ui.page(), Page::Library);
-    assert!(rig.kit.ui.view_state().picking);
+    assert!(rig.kit.ui.view_state().library.picking);
     rig.actions().invoke_pick_course("c-rules".into());
     rig.pump();
     assert_eq!(rig.kit.ui.page(), Page::Trainer);
@@ -221,7 +221,7 @@ fn a_trainer_runs_a_session_with_a_video_and_two_members_rate_it() {
     rig.kit.headless.render();
     rig.touch(705.0, 313.0); // the 5 ★ button
     assert_eq!(rig.kit.ui.page(), Page::RatingThanks);
-    assert_eq!(rig.kit.ui.view_state().stars, 5);
+    assert_eq!(rig.kit.ui.view_state().rating.stars, 5);
     rig.wait_s(5);
     rig.tap(WANG);
     assert_eq!(rig.kit.ui.page(), Page::RatingPrompt);
@@ -248,7 +248,7 @@ fn a_technician_who_enters_the_pin_enrols_an_unknown_card_for_a_member() {
         rig.pump();
     }
     assert_eq!(rig.kit.ui.page(), Page::Pin, "a wrong PIN keeps the pad");
-    assert!(rig.kit.ui.view_state().pin_wrong);
+    assert!(rig.kit.ui.view_state().pin.wrong);
     for k in PIN.chars().map(String::from).chain(["ok".to_string()]) {
         rig.actions().invoke_pin_key(k.into());
         rig.pump();
@@ -263,7 +263,7 @@ fn a_technician_who_enters_the_pin_enrols_an_unknown_card_for_a_member() {
     assert_eq!(rig.kit.ui.page(), Page::Enrol);
     rig.tap("0A0B0C0D");
     assert_eq!(rig.kit.ui.page(), Page::Enrol);
-    assert_eq!(rig.kit.ui.view_state().card_uid, "0A0B0C0D");
+    assert_eq!(rig.kit.ui.view_state().enrol.card_uid, "0A0B0C0D");
     rig.actions().invoke_enrol_member("m004".into());
     rig.pump();
     assert_eq!(rig.kit.ui.page(), Page::Technician, "back on the panel after enrolling");
@@ -314,7 +314,7 @@ fn the_first_boot_wizard_provisions_the_shipped_config_from_the_screen() {
     type_text("258071");
     actions.invoke_wizard_key("ok".into());
     let v = kit.ui.view_state();
-    assert_eq!((v.wizard_step, v.wizard_error.as_str()), (5, ""), "on the confirmation step without a complaint");
+    assert_eq!((v.wizard.step, v.wizard.error.as_str()), (5, ""), "on the confirmation step without a complaint");
     actions.invoke_wizard_next();
     let form = kit
         .take_actions()
