@@ -281,14 +281,20 @@ fn is_toml(p: &Path) -> bool {
     p.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("toml"))
 }
 
+/// A sheet's text, UTF-8 or GB18030.
+fn read_sheet(p: &Path) -> Result<String> {
+    let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+    microclass_hub::csv::decode(&bytes).with_context(|| p.display().to_string())
+}
+
 fn read_roster(p: &Path) -> Result<RosterDoc> {
-    let t = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    let t = read_sheet(p)?;
     let doc = if is_toml(p) { sheets::roster_toml(&t) } else { sheets::roster_csv(&t) };
     doc.with_context(|| p.display().to_string())
 }
 
 fn read_catalog(p: &Path) -> Result<CatalogDoc> {
-    let t = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    let t = read_sheet(p)?;
     let doc = if is_toml(p) { sheets::catalog_toml(&t) } else { sheets::catalog_csv(&t) };
     doc.with_context(|| p.display().to_string())
 }

@@ -1,7 +1,9 @@
-//! A small RFC 4180 CSV reader for the district office's spreadsheets:
-//! UTF-8 with or without a BOM (Excel writes one), quoted fields with
-//! embedded commas, quotes and newlines, and the 1-based line each row
-//! starts on so validation errors can point at it. It never interprets fields.
+//! The district office's spreadsheets as CSV: bytes in UTF-8 (with or
+//! without the BOM Excel writes) or GB18030 (what Excel and WPS save on a
+//! Chinese Windows), detected; records read by the `csv` crate; each row with
+//! the 1-based line it starts on, so validation errors can point at it. A
+//! quote left open or text glued to a closing quote is an error naming its
+//! line, never a silently merged row. It never interprets fields.
 
 /// One data row with the line it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,69 +18,105 @@ pub enum CsvError {
     Unclosed(usize),
     #[error("line {line}: unexpected character after a closing quote")]
     AfterQuote { line: usize },
+    #[error("the file is neither UTF-8 nor GB18030 (first bad byte at offset {0})")]
+    Encoding(usize),
+    #[error("line {line}: {message}")]
+    Read { line: usize, message: String },
+}
+
+/// The text of a spreadsheet file: UTF-8 when it is valid UTF-8, otherwise
+/// GB18030 (which covers GBK and GB2312), refused when it is neither.
+pub fn decode(bytes: &[u8]) -> Result<String, CsvError> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.strip_prefix('\u{feff}').unwrap_or(s).to_string()),
+        Err(utf8) => {
+            let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+            if had_errors {
+                return Err(CsvError::Encoding(utf8.valid_up_to()));
+            }
+            Ok(text.into_owned())
+        }
+    }
+}
+
+/// Checks the quoting the `csv` crate would forgive: every opened quote is
+/// closed, and a closing quote ends its field.
+fn check_quotes(text: &str) -> Result<(), CsvError> {
+    let mut line = 1;
+    let mut in_quotes = false;
+    let mut opened_at = 0;
+    let mut field_start = true;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (in_quotes, c) {
+            (false, '"') if field_start => {
+                in_quotes = true;
+                opened_at = line;
+            }
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+            }
+            (true, '"') => {
+                in_quotes = false;
+                if !matches!(chars.peek(), None | Some(',') | Some('\n') | Some('\r')) {
+                    return Err(CsvError::AfterQuote { line });
+                }
+            }
+            (_, '\n') => {
+                line += 1;
+                field_start = !in_quotes;
+                continue;
+            }
+            _ => {}
+        }
+        field_start = !in_quotes && c == ',';
+    }
+    if in_quotes {
+        return Err(CsvError::Unclosed(opened_at));
+    }
+    Ok(())
+}
+
+/// The 1-based line of the first non-blank character at or after `byte`.
+fn first_line_at(text: &str, byte: usize) -> usize {
+    let head = text.get(..byte).unwrap_or(text);
+    let mut line = 1 + head.bytes().filter(|&b| b == b'\n').count();
+    for b in text.as_bytes().iter().skip(byte) {
+        match b {
+            b'\n' => line += 1,
+            b'\r' => {}
+            _ => break,
+        }
+    }
+    line
 }
 
 /// Splits `text` into rows; blank lines are skipped.
 pub fn parse(text: &str) -> Result<Vec<Row>, CsvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    check_quotes(text)?;
+    let mut reader = ::csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut rows = Vec::new();
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut line = 1;
-    let mut row_line = 1;
-    let mut chars = text.chars().peekable();
-    let mut quoted_field = false;
-    let end_row = |fields: &mut Vec<String>, field: &mut String, quoted: bool, rows: &mut Vec<Row>, row_line: usize| {
-        fields.push(std::mem::take(field));
-        let blank = fields.len() == 1 && fields[0].trim().is_empty() && !quoted;
-        if !blank {
-            rows.push(Row { line: row_line, fields: std::mem::take(fields) });
-        } else {
-            fields.clear();
-        }
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if field.is_empty() && !quoted_field => {
-                quoted_field = true;
-                let start = line;
-                loop {
-                    match chars.next() {
-                        None => return Err(CsvError::Unclosed(start)),
-                        Some('"') if chars.peek() == Some(&'"') => {
-                            chars.next();
-                            field.push('"');
-                        }
-                        Some('"') => break,
-                        Some(ch) => {
-                            if ch == '\n' {
-                                line += 1;
-                            }
-                            field.push(ch);
-                        }
-                    }
+    let mut record = ::csv::StringRecord::new();
+    loop {
+        let line = reader.position().line() as usize;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let fields: Vec<String> = record.iter().map(str::to_string).collect();
+                if fields.len() == 1 && fields[0].trim().is_empty() {
+                    continue;
                 }
-                match chars.peek() {
-                    None | Some(',') | Some('\n') | Some('\r') => {}
-                    Some(_) => return Err(CsvError::AfterQuote { line }),
-                }
+                // The reader's position may be a blank line it skipped before
+                // the record: count the lines up to its first field instead.
+                let line = record.position().map_or(line, |p| first_line_at(text, p.byte() as usize));
+                rows.push(Row { line, fields });
             }
-            ',' => {
-                fields.push(std::mem::take(&mut field));
-                quoted_field = false;
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line() as usize);
+                return Err(CsvError::Read { line, message: e.to_string() });
             }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' | '\r' => {
-                end_row(&mut fields, &mut field, quoted_field, &mut rows, row_line);
-                quoted_field = false;
-                line += 1;
-                row_line = line;
-            }
-            _ => field.push(c),
         }
-    }
-    if !field.is_empty() || !fields.is_empty() || quoted_field {
-        end_row(&mut fields, &mut field, quoted_field, &mut rows, row_line);
     }
     Ok(rows)
 }
@@ -133,5 +171,20 @@ mod tests {
     fn an_unclosed_quote_is_an_error_naming_its_line() {
         assert_eq!(parse("a\n\"open,1\n"), Err(CsvError::Unclosed(2)));
         assert_eq!(parse("\"a\"b,1"), Err(CsvError::AfterQuote { line: 1 }));
+    }
+
+    #[test]
+    fn a_gb18030_sheet_saved_by_excel_reads_as_the_same_text_as_utf8() {
+        let text = "编号,姓名\nm1,欧阳喆珺\n";
+        let (gb, _, unmappable) = encoding_rs::GB18030.encode(text);
+        assert!(!unmappable);
+        assert!(std::str::from_utf8(&gb).is_err(), "the sample must really be GB18030");
+        assert_eq!(decode(&gb).unwrap(), text);
+        assert_eq!(decode(format!("\u{feff}{text}").as_bytes()).unwrap(), text);
+    }
+
+    #[test]
+    fn bytes_that_are_neither_utf8_nor_gb18030_are_refused() {
+        assert!(matches!(decode(&[b'a', 0xff, 0xff, 0xff]), Err(CsvError::Encoding(1))));
     }
 }

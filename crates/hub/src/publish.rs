@@ -41,7 +41,9 @@ pub struct Prepared {
 
 /// Reads, validates, signs and versions `file` as `kind` for `district`.
 pub fn prepare(kind: DocKind, file: &Path, district: &str, key: &SigningKey, versions: &Versions, version: Option<u64>, now_ms: i64, utc_offset_minutes: i32) -> Result<Vec<Prepared>, PublishError> {
-    let text = std::fs::read_to_string(file).map_err(|err| PublishError::Read { path: file.into(), err })?;
+    let bytes = std::fs::read(file).map_err(|err| PublishError::Read { path: file.into(), err })?;
+    // Office sheets come as UTF-8 or GB18030 (Excel/WPS on Chinese Windows).
+    let text = super::csv::decode(&bytes).map_err(|e| PublishError::Sheet { path: file.into(), err: SheetError::from(e) })?;
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let sheet = |err| PublishError::Sheet { path: file.into(), err };
     let bodies: Vec<(Option<String>, Vec<u8>)> = match (kind, ext.as_str()) {
