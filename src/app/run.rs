@@ -107,7 +107,7 @@ fn tap(shell: &mut Shell, uid: CardUid, reply: Option<Sender<String>>) {
             _ if !shell.provisioned() => "- ignored: this device is not provisioned yet (first-boot wizard)".to_string(),
             (Some(s), Some(id)) => format!("{id} {}", screen_line(s)),
             (Some(s), None) => format!("- {}", screen_line(s)),
-            (None, _) => "- debounced (same card within the debounce window)".to_string(),
+            (None, _) => "- debounced (the same card is still on the reader: seen again within the presence gap)".to_string(),
         };
         let _ = r.send(line);
     }

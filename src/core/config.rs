@@ -8,6 +8,8 @@ pub struct CoreConfig {
     pub device: String,
     pub minutes_per_hour: u32,
     pub quota_hours: u32,
+    /// Presence gap: a card seen again within this long of its last sighting
+    /// has not left the reader, so nothing new happens.
     pub debounce_ms: i64,
     pub min_stay_ms: i64,
     pub sign_out: SignOutRule,

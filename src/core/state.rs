@@ -1,6 +1,6 @@
 //! The kiosk's in-memory state between events. Rebuilt from the store after a
 //! restart (an open session and who is present), so it holds nothing the
-//! store does not also hold, apart from screen focus and debounce times.
+//! store does not also hold, apart from screen focus and when each card was last seen.
 
 use super::credit::Interval;
 use crate::model::{CardUid, Member, Millis, YearSummary};
@@ -104,7 +104,8 @@ pub enum Focus {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KioskState {
-    /// Monotonic time of the last tap of each card, for debouncing.
+    /// Monotonic time each card was last seen (accepted or not): a card seen
+    /// again within `debounce_ms` of this is still on the reader.
     pub last_tap: HashMap<CardUid, i64>,
     pub session: Option<ActiveSession>,
     pub rating: Option<RatingWindow>,

@@ -1,4 +1,5 @@
-//! What a card tap means (rules in docs/attendance.md): debounce, sign in,
+//! What a card tap means (rules in docs/attendance.md): presence (a tap is a
+//! card arriving, not every sighting of it), sign in,
 //! sign out after the minimum stay, panels for trainers and technicians,
 //! rating prompts, unknown cards.
 
@@ -14,12 +15,14 @@ use crate::model::{CardUid, Member, Role, YearSummary};
 
 impl Kiosk {
     pub(crate) fn on_tap(&mut self, uid: CardUid, holder: Holder, now: Now, ids: &mut Ids) -> Vec<Effect> {
-        if let Some(last) = self.st.last_tap.get(&uid) {
-            if now.mono_ms - *last < self.cfg.debounce_ms {
+        // Presence, not a window from the last accepted tap: every sighting
+        // moves the card's last-seen time, so a card left on the reader (wedge
+        // repeats, MFRC522 polls) stays one tap however long it stays.
+        if let Some(last) = self.st.last_tap.insert(uid.clone(), now.mono_ms) {
+            if now.mono_ms - last < self.cfg.debounce_ms {
                 return vec![];
             }
         }
-        self.st.last_tap.insert(uid.clone(), now.mono_ms);
         match holder {
             Holder::Unknown => self.unknown_card(uid, now, ids),
             Holder::Known { member, year } => self.known_card(uid, member, year, now, ids),

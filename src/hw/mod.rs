@@ -28,10 +28,12 @@ pub enum ReaderError {
     Closed,
 }
 
-/// A source of card taps. `next_tap` returns one UID per physical tap: a card
-/// held on the reader is reported once, however many polls it stays there.
+/// A source of card sightings. `next_tap` returns a UID when a card arrives,
+/// and again while it stays (a wedge reader's repeats, the MFRC522's
+/// presence reports every `repeat_held_ms`): the kiosk core decides that a
+/// card seen again within its presence gap is not a new tap.
 pub trait CardReader: Send {
-    /// Waits up to `timeout` for the next tap.
+    /// Waits up to `timeout` for the next sighting.
     fn next_tap(&mut self, timeout: Duration) -> Result<Option<CardUid>, ReaderError>;
     /// A one-line description for diagnostics (chip version, device path).
     fn describe(&self) -> String;

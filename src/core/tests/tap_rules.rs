@@ -1,7 +1,7 @@
 use super::fixture::*;
 use crate::core::*;
 use crate::hw::Signal;
-use crate::model::Role;
+use crate::model::{Member, Role};
 
 #[test]
 fn a_member_outside_a_session_sees_their_status_and_nothing_is_credited() {
@@ -31,14 +31,74 @@ fn every_accepted_tap_writes_one_tap_row_and_queues_one_tap_message() {
 }
 
 #[test]
-fn the_same_card_within_the_debounce_window_is_one_tap() {
+fn a_card_seen_again_within_the_presence_gap_is_the_same_tap_and_a_lifted_card_taps_anew() {
     let mut r = Rig::new();
     let zhang = member("m1", "张伟", &[Role::Member]);
     assert!(!r.tap(&zhang).is_empty());
     r.advance_s(4);
     assert!(r.tap(&zhang).is_empty(), "a second read 4 s later is the same tap");
-    r.advance_s(2);
-    assert!(!r.tap(&zhang).is_empty(), "6 s after the first it is a new tap");
+    r.advance_s(4);
+    assert!(r.tap(&zhang).is_empty(), "the repeat at 4 s moved the last sighting: 8 s after the first is still the same tap");
+    r.advance_s(6);
+    assert!(!r.tap(&zhang).is_empty(), "6 s without a sighting: the card was lifted, this is a new tap");
+}
+
+/// Taps `m` every `every_ms` for `hold_ms`, as a reader reports a card left on it;
+/// returns every effect produced after the first sighting.
+fn hold(r: &mut Rig, m: &Member, every_ms: i64, hold_ms: i64) -> Vec<Effect> {
+    let mut later = Vec::new();
+    let mut t = every_ms;
+    while t <= hold_ms {
+        r.wall += every_ms;
+        r.mono += every_ms;
+        later.extend(r.tap(m));
+        if r.n % 300 == 0 {
+            later.extend(r.ev(Event::Tick));
+        }
+        t += every_ms;
+    }
+    later
+}
+
+#[test]
+fn a_card_left_on_a_wedge_reader_repeating_every_second_for_three_hours_signs_in_once_and_never_out() {
+    let mut r = Rig::new();
+    let (trainer, zhang) = (member("t1", "李老师", &[Role::Trainer]), member("m1", "张伟", &[Role::Member]));
+    r.start_session(&trainer);
+    r.advance_s(6);
+    assert_eq!(member_outcome(&r.tap(&zhang)), MemberOutcome::SignedIn);
+    let later = hold(&mut r, &zhang, 1000, 3 * 3600 * 1000);
+    assert!(records(&later).iter().all(|x| !matches!(x, Record::Tap { .. } | Record::SignOut { .. })), "{later:?}");
+    assert!(credits(&later).is_empty());
+}
+
+#[test]
+fn a_card_left_on_an_mfrc522_with_a_300_ms_read_gap_after_eleven_minutes_is_never_signed_out() {
+    let mut r = Rig::new();
+    let (trainer, zhang) = (member("t1", "李老师", &[Role::Trainer]), member("m1", "张伟", &[Role::Member]));
+    r.start_session(&trainer);
+    r.advance_s(6);
+    assert_eq!(member_outcome(&r.tap(&zhang)), MemberOutcome::SignedIn);
+    // The MFRC522 reader reports a held card once a second; after 11 minutes
+    // the field drops it for 300 ms and it "arrives" again at the reader.
+    let mut later = hold(&mut r, &zhang, 1000, 11 * 60 * 1000);
+    r.wall += 300;
+    r.mono += 300;
+    later.extend(r.tap(&zhang));
+    later.extend(hold(&mut r, &zhang, 1000, 30 * 60 * 1000));
+    assert!(records(&later).is_empty(), "{later:?}");
+}
+
+#[test]
+fn after_the_card_is_lifted_past_the_gap_and_the_minimum_stay_a_new_tap_signs_out() {
+    let mut r = Rig::new();
+    let (trainer, zhang) = (member("t1", "李老师", &[Role::Trainer]), member("m1", "张伟", &[Role::Member]));
+    r.start_session(&trainer);
+    r.advance_s(6);
+    r.tap(&zhang);
+    hold(&mut r, &zhang, 1000, 20 * 60 * 1000);
+    r.advance_s(10);
+    assert!(matches!(member_outcome(&r.tap(&zhang)), MemberOutcome::SignedOut { .. }));
 }
 
 #[test]
