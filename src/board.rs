@@ -59,6 +59,17 @@ pub enum ReaderSpec {
     Sim,
 }
 
+impl ReaderSpec {
+    /// The kind as board files and the `cards` table name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReaderSpec::Mfrc522(_) => "mfrc522",
+            ReaderSpec::Usb(_) => "usb",
+            ReaderSpec::Sim => "sim",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mfrc522Spec {
@@ -230,13 +241,15 @@ pub struct Hardware {
     pub sim_taps: Option<Sender<CardUid>>,
     /// Simulated board: the shared log of signals.
     pub sim_indicator: Option<SimIndicator>,
+    /// `mfrc522`, `usb` or `sim`: recorded with every card enrolled here.
+    pub reader_kind: &'static str,
 }
 
 /// The simulated board.
 pub fn sim_hardware() -> Hardware {
     let (reader, taps) = SimReader::new();
     let ind = SimIndicator::default();
-    Hardware { reader: Box::new(reader), indicator: Box::new(ind.clone()), sim_taps: Some(taps), sim_indicator: Some(ind) }
+    Hardware { reader: Box::new(reader), indicator: Box::new(ind.clone()), sim_taps: Some(taps), sim_indicator: Some(ind), reader_kind: "sim" }
 }
 
 /// Loads the board named by the config and opens its reader and indicator.
@@ -272,7 +285,7 @@ pub fn build_from_board(board: &Board, usb_override: Option<&str>, clock: Arc<dy
     let buzzer = board.buzzer.as_ref().map(|b| b.pin);
     let outputs = if buzzer.is_none() && leds.is_empty() { Outputs::default() } else { open_pi_outputs(buzzer, &leds)? };
     let indicator = GpioIndicator::new(outputs, board.patterns.clone())?;
-    Ok(Hardware { reader, indicator: Box::new(indicator), sim_taps: sim, sim_indicator: None })
+    Ok(Hardware { reader, indicator: Box::new(indicator), sim_taps: sim, sim_indicator: None, reader_kind: board.reader.kind() })
 }
 
 /// A board the first-boot wizard offers.

@@ -29,7 +29,11 @@ impl CommandSink for KioskCommands {
     fn execute(&mut self, cmd: &Command) -> Result<serde_json::Value, CmdError> {
         match cmd {
             Command::EnrolCard { uid, member_id } => {
+                if uid.is_random() {
+                    return Err((ErrorCode::BadArgs, format!("card {uid} has a random UID (phone or bank card): it changes at every tap and cannot be enrolled")));
+                }
                 let mut store = Store::open(&self.db_path).map_err(|e| (ErrorCode::Failed, e.to_string()))?;
+                store.set_reader_kind("hub");
                 if store.member(member_id).map_err(|e| (ErrorCode::Failed, e.to_string()))?.is_none() {
                     return Err((ErrorCode::NotFound, format!("member {member_id} is not on this device's roster")));
                 }

@@ -107,6 +107,7 @@ fn start_edges(args: &RunArgs, board: &BoardConfig, data_dir: &Path, db_path: &P
 
     let hw_clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let hw = microclass::board::build_hardware(board, hw_clock).context("opening the card reader and indicators")?;
+    store.set_reader_kind(hw.reader_kind);
     if let Some(taps) = hw.sim_taps {
         if !args.no_stdin {
             spawn_stdin_taps(taps.clone()).context("starting the stdin reader")?;

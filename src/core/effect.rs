@@ -148,4 +148,6 @@ pub enum ErrorKind {
     DiskFull,
     ReadOnly,
     ReaderFault,
+    /// A card with a random UID was offered for enrolment.
+    RandomUid,
 }

@@ -33,6 +33,14 @@ impl Kiosk {
         let tap_id = ids.next();
         let session_id = self.st.session.as_ref().map(|s| s.id.clone());
         let mut fx = tap_effects(&tap_id, &uid, None, TapOutcome::Unknown, session_id.as_deref(), false, None, None, now);
+        if let Focus::Technician { enrolling: true, .. } = &self.st.focus {
+            if uid.is_random() {
+                // Still waiting for a card: this one would never match again.
+                fx.push(Effect::Show(Screen::Error(ErrorKind::RandomUid)));
+                fx.push(Effect::Sound(Signal::Error));
+                return fx;
+            }
+        }
         if let Focus::Technician { name, enrolling: true, pin, .. } = &self.st.focus {
             let (name, pin) = (name.clone(), *pin);
             self.focus(Focus::Technician { name, enrolling: true, pending: Some(uid.clone()), pin }, now);

@@ -4,16 +4,7 @@
 //! the device first so the digits never reach the UI. The evdev I/O is in
 //! `evdev_source.rs`; `RecordedKeys` replays a file of recorded events.
 //!
-//! Formats (board file `[reader] format` / `byte_order`):
-//! - `decimal10`: ten decimal digits, one unsigned 32-bit number built from a
-//!   4-byte UID. `msb-first`: UID byte 0 is the most significant byte
-//!   (04 A1 B2 C3 -> 0077705923). `lsb-first`: UID byte 0 is the least
-//!   significant (04 A1 B2 C3 -> 3283263748), which many cheap 13.56 MHz
-//!   readers print. Check with `microclass doctor reader` and a card whose UID
-//!   is known from an MFRC522.
-//! - `hex`: two hex digits per UID byte (8, 14 or 20 digits). `lsb-first`
-//!   means the reader types the last UID byte first.
-//! - `auto`: exactly ten decimal digits are `decimal10`, anything else `hex`.
+//! Formats, byte orders and lengths are decoded in `wedge_decode.rs`.
 //!
 //! Partial input (a key burst without Enter) is dropped after
 //! `partial_timeout_ms`, so a glitch cannot glue onto the next card.
@@ -30,46 +21,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UidFormat {
-    Decimal10,
-    Hex,
-    Auto,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ByteOrder {
-    MsbFirst,
-    LsbFirst,
-}
+pub use super::wedge_decode::{decode, ByteOrder, Decoding, UidFormat, WedgeError};
 
 /// How a wedge reader types UIDs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WedgeFormat {
     pub format: UidFormat,
-    pub byte_order: ByteOrder,
+    /// Unset: `lsb-first` for decimal, `msb-first` for hex (see `wedge_decode`).
+    pub byte_order: Option<ByteOrder>,
+    /// 4, 7 or 10: the only UID length this reader may produce.
+    pub uid_bytes: Option<u8>,
     pub partial_timeout_ms: u64,
 }
 
 impl Default for WedgeFormat {
     fn default() -> Self {
-        WedgeFormat { format: UidFormat::Auto, byte_order: ByteOrder::LsbFirst, partial_timeout_ms: 300 }
+        WedgeFormat { format: UidFormat::Auto, byte_order: None, uid_bytes: None, partial_timeout_ms: 300 }
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum WedgeError {
-    #[error("{0:?} is not a 10-digit decimal card number")]
-    NotDecimal(String),
-    #[error("{0:?} does not fit in 32 bits")]
-    TooLarge(String),
-    #[error("{0:?} is not 8, 14 or 20 hex digits")]
-    BadHex(String),
-    #[error("{0:?} contains keys that are not card digits")]
-    Garbage(String),
+impl WedgeFormat {
+    pub fn decoding(&self) -> Decoding {
+        Decoding { format: self.format, byte_order: self.byte_order, uid_bytes: self.uid_bytes }
+    }
 }
 
 /// One key event as evdev reports it (EV_KEY only).
@@ -78,32 +53,6 @@ pub struct KeyEvent {
     pub code: u16,
     /// 1 press, 0 release, 2 auto-repeat.
     pub value: i32,
-}
-
-/// Converts a typed card number to a UID.
-pub fn decode(typed: &str, fmt: &WedgeFormat) -> Result<CardUid, WedgeError> {
-    let decimal = match fmt.format {
-        UidFormat::Decimal10 => true,
-        UidFormat::Hex => false,
-        UidFormat::Auto => typed.len() == 10 && typed.bytes().all(|b| b.is_ascii_digit()),
-    };
-    let mut bytes = if decimal {
-        if typed.is_empty() || typed.len() > 10 || !typed.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(WedgeError::NotDecimal(typed.into()));
-        }
-        let n: u64 = typed.parse().map_err(|_| WedgeError::NotDecimal(typed.into()))?;
-        let n = u32::try_from(n).map_err(|_| WedgeError::TooLarge(typed.into()))?;
-        n.to_be_bytes().to_vec()
-    } else {
-        if !matches!(typed.len(), 8 | 14 | 20) {
-            return Err(WedgeError::BadHex(typed.into()));
-        }
-        hex::decode(typed).map_err(|_| WedgeError::BadHex(typed.into()))?
-    };
-    if fmt.byte_order == ByteOrder::LsbFirst {
-        bytes.reverse();
-    }
-    Ok(CardUid::from_bytes(&bytes))
 }
 
 fn key_char(code: u16) -> Option<char> {
@@ -199,7 +148,7 @@ impl KeyAssembler {
             if garbage {
                 return Some(Err(WedgeError::Garbage(typed)));
             }
-            return Some(decode(&typed, &self.fmt));
+            return Some(decode(&typed, &self.fmt.decoding()));
         }
         match key_char(ev.code) {
             Some(c) if self.buf.len() < 32 => self.buf.push(c),
@@ -381,33 +330,7 @@ mod tests {
     use super::*;
 
     fn fmt(format: UidFormat, byte_order: ByteOrder) -> WedgeFormat {
-        WedgeFormat { format, byte_order, partial_timeout_ms: 300 }
-    }
-
-    #[test]
-    fn a_ten_digit_decimal_number_is_a_four_byte_uid_in_either_byte_order() {
-        let msb = fmt(UidFormat::Decimal10, ByteOrder::MsbFirst);
-        let lsb = fmt(UidFormat::Decimal10, ByteOrder::LsbFirst);
-        assert_eq!(decode("0077705923", &msb).unwrap().as_str(), "04A1B2C3");
-        assert_eq!(decode("3283263748", &lsb).unwrap().as_str(), "04A1B2C3");
-        assert_eq!(decode("4294967296", &msb), Err(WedgeError::TooLarge("4294967296".into())));
-        assert!(decode("12AB", &msb).is_err());
-    }
-
-    #[test]
-    fn hex_numbers_keep_or_reverse_the_byte_order() {
-        let msb = fmt(UidFormat::Hex, ByteOrder::MsbFirst);
-        let lsb = fmt(UidFormat::Hex, ByteOrder::LsbFirst);
-        assert_eq!(decode("04A1B2C3D4E5F6", &msb).unwrap().as_str(), "04A1B2C3D4E5F6");
-        assert_eq!(decode("F6E5D4C3B2A104", &lsb).unwrap().as_str(), "04A1B2C3D4E5F6");
-        assert!(matches!(decode("04A1B2", &msb), Err(WedgeError::BadHex(_))));
-    }
-
-    #[test]
-    fn auto_tells_decimal_from_hex_by_length() {
-        let auto = fmt(UidFormat::Auto, ByteOrder::MsbFirst);
-        assert_eq!(decode("0077705923", &auto).unwrap().as_str(), "04A1B2C3");
-        assert_eq!(decode("04A1B2C3", &auto).unwrap().as_str(), "04A1B2C3");
+        WedgeFormat { format, byte_order: Some(byte_order), ..WedgeFormat::default() }
     }
 
     fn press(a: &mut KeyAssembler, key: Key, t: i64) -> Option<Result<CardUid, WedgeError>> {

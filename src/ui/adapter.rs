@@ -395,6 +395,7 @@ fn apply(w: &g::KioskWindow, prev: Option<&ViewState>, v: &ViewState) {
         Some(ErrorKind::DiskFull) => g::Fault::DiskFull,
         Some(ErrorKind::ReadOnly) => g::Fault::ReadOnly,
         Some(ErrorKind::ReaderFault) => g::Fault::ReaderFault,
+        Some(ErrorKind::RandomUid) => g::Fault::RandomUid,
         Some(ErrorKind::Database) | None => g::Fault::Database,
     }));
 }

@@ -291,3 +291,24 @@ fn a_member_cannot_start_a_session() {
     let fx = r.ev(Event::StartSession { schedule_id: None, title: "x".into() });
     assert_eq!(fx, vec![Effect::Sound(Signal::Error)]);
 }
+
+#[test]
+fn a_random_uid_offered_for_enrolment_is_refused_with_its_reason_and_the_panel_keeps_waiting() {
+    let mut r = Rig::new();
+    r.tap(&member("x1", "陈工", &[Role::Technician]));
+    r.ev(Event::BeginEnrol);
+    let fx = r.tap_unknown("08A1B2C3");
+    assert_eq!(screen(&fx), Some(Screen::Error(ErrorKind::RandomUid)));
+    assert_eq!(sound(&fx), Some(Signal::Error));
+    let phone = crate::model::CardUid::parse("08A1B2C3").unwrap();
+    assert!(records(&r.ev(Event::EnrolCard { uid: phone, member_id: "m1".into() })).is_empty(), "never enrolled");
+    r.advance_s(1);
+    assert!(matches!(screen(&r.tap_unknown("0A0B0C0D")), Some(Screen::Enrol { uid: Some(_) })), "a real card is still taken");
+}
+
+#[test]
+fn a_seven_byte_uid_starting_08_is_not_random() {
+    assert!(crate::model::CardUid::parse("08A1B2C3").unwrap().is_random());
+    assert!(!crate::model::CardUid::parse("08A1B2C3D4E5F6").unwrap().is_random());
+    assert!(!crate::model::CardUid::parse("04A1B2C3").unwrap().is_random());
+}
