@@ -204,7 +204,13 @@ impl Board {
                 }
                 Some(m.spi_bus)
             }
-            _ => None,
+            ReaderSpec::Usb(u) => {
+                if let Some(problem) = u.format.problem() {
+                    return Err(invalid(problem));
+                }
+                None
+            }
+            ReaderSpec::Sim => None,
         };
         let mut seen: Vec<(u8, String)> = Vec::new();
         for (pin, what) in self.gpio_uses() {
@@ -278,7 +284,7 @@ pub fn build_from_board(board: &Board, usb_override: Option<&str>, clock: Arc<dy
             })?;
             let keys = EvdevKeys::open(DeviceSelector::parse(name))
                 .map_err(|e| ReaderError::Unavailable(format!("USB card reader: {e}")))?;
-            Box::new(UsbWedgeReader::new(keys, u.format, clock)?)
+            Box::new(UsbWedgeReader::new(keys, u.format.clone(), clock)?)
         }
     };
     let leds: Vec<(String, u8)> = board.leds.iter().map(|(n, p)| (n.clone(), *p)).collect();

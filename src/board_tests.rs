@@ -111,3 +111,19 @@ fn without_installed_board_files_only_the_simulated_board_is_offered() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].value, "sim");
 }
+
+#[test]
+fn the_shipped_usb_board_spells_out_its_decoding_and_framing() {
+    let b = parse(&shipped("pi4-usb-reader.toml")).unwrap();
+    let ReaderSpec::Usb(u) = &b.reader else { panic!("not a USB board") };
+    let f = &u.format;
+    assert_eq!((f.format, f.byte_order, f.uid_bytes), (crate::hw::usb_wedge::UidFormat::Decimal10, Some(crate::hw::usb_wedge::ByteOrder::LsbFirst), Some(4)));
+    assert_eq!((f.terminator, f.partial_timeout_ms), (crate::hw::usb_wedge::Terminator::Enter, 100));
+}
+
+#[test]
+fn a_usb_board_ending_numbers_by_length_without_a_length_is_rejected() {
+    let text = shipped("pi4-usb-reader.toml").replace("terminator = \"enter\"", "terminator = \"length\"");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("test.toml") && e.contains("reader.lengths"), "{e}");
+}

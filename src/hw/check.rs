@@ -81,7 +81,7 @@ pub fn check_reader(board: &Board, usb_override: Option<&str>, wait: Duration, c
                     )
                 }
             };
-            match UsbWedgeReader::new(keys, u.format, clock) {
+            match UsbWedgeReader::new(keys, u.format.clone(), clock) {
                 Ok(mut r) => wait_for_card(&mut r, wait, None),
                 Err(e) => ReaderCheck::fail(None, e.to_string(), "stop whatever else holds the reader (an X session?)"),
             }

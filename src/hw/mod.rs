@@ -2,7 +2,7 @@
 //! (buzzer/LEDs), and their simulated implementations. Real drivers live in
 //! submodules: `mfrc522` (SPI driver and simulated chip), `mfrc522_reader`
 //! (rppal wiring), `presence` (polls to taps), `usb_wedge` + `evdev_source`
-//! and `wedge_decode` (keyboard-type readers), `gpio_indicator`, `check` (doctor reader).
+//! with `wedge_framing` and `wedge_decode` (keyboard-type readers), `gpio_indicator`, `check` (doctor reader).
 //! Nothing here knows about the kiosk's rules. See docs/hardware.md.
 
 pub mod check;
@@ -14,6 +14,7 @@ pub mod presence;
 pub mod sim;
 pub mod usb_wedge;
 pub mod wedge_decode;
+pub mod wedge_framing;
 
 use crate::model::CardUid;
 use std::time::Duration;
