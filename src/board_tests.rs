@@ -28,7 +28,7 @@ fn the_shipped_usb_and_sim_boards_parse() {
     let b = parse(&shipped("pi4-usb-reader.toml")).unwrap();
     assert!(matches!(b.reader, ReaderSpec::Usb(_)));
     let b = parse(&shipped("sim.toml")).unwrap();
-    assert_eq!(b.reader, ReaderSpec::Sim);
+    assert_eq!(b.reader, ReaderSpec::Sim(SimSpec::default()));
 }
 
 #[test]
@@ -78,14 +78,17 @@ fn the_sim_board_builds_sim_edges() {
 }
 
 #[test]
-fn a_pi_board_without_a_file_or_spi_fails_clearly() {
+fn a_pi_board_without_a_file_fails_clearly_and_one_without_spi_starts_with_the_reader_missing() {
     let cfg = BoardConfig { kind: BoardKind::Pi, file: None, usb_reader: None };
     let e = build_hardware(&cfg, Arc::new(crate::clock::TestClock::at(0))).err().unwrap();
     assert!(matches!(e, BoardError::NoBoardFile));
     if !Path::new("/dev/spidev0.0").exists() {
+        // The kiosk still starts: the reader reports why it is missing, and keeps looking.
         let board = parse(&shipped("pi4-mfrc522.toml")).unwrap();
-        let e = build_from_board(&board, None, Arc::new(crate::clock::TestClock::at(0))).err().unwrap().to_string();
+        let mut hw = build_from_board(&board, None, Arc::new(crate::clock::TestClock::at(0))).unwrap();
+        let e = hw.reader.next_tap(std::time::Duration::from_millis(1)).err().unwrap().to_string();
         assert!(e.contains("dtparam=spi=on"), "{e}");
+        assert!(hw.reader.describe().contains("not available"), "{}", hw.reader.describe());
     }
 }
 

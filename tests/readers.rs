@@ -143,3 +143,127 @@ fn a_card_left_for_fifteen_minutes_on_an_mfrc522_with_a_300_ms_gap_after_eleven_
     assert!(held.sightings > 800, "a held card is reported every second: {}", held.sightings);
     held.assert_signed_in_once_and_never_out();
 }
+
+/// Lines the kiosk prints, through a channel so reads can wait with a deadline.
+fn lines_of(out: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits (up to 30 s) for a printed line containing `want`; returns it.
+fn line_containing(rx: &std::sync::mpsc::Receiver<String>, want: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains(want) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    panic!("no line containing {want:?}; the kiosk printed {seen:?}");
+}
+
+fn cli(cfg: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN).arg("--config").arg(cfg).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct KioskProcess(std::process::Child);
+
+impl Drop for KioskProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_kiosk_starts_without_its_reader_shows_the_fault_and_signs_a_member_in_once_the_reader_appears() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = dir.path().join("reader");
+    let board = dir.path().join("late-reader.toml");
+    std::fs::write(&board, format!("name = \"late-reader\"\n[reader]\nkind = \"sim\"\ndevice = {:?}\n", reader.display().to_string())).unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[device]\ncentre = \"demo-centre\"\nid = \"test-1\"\ndata_dir = {:?}\n\n[board]\nkind = \"pi\"\nfile = {:?}\n",
+            dir.path().join("data").display().to_string(),
+            board.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--demo", "--no-stdin"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the kiosk");
+    let lines = lines_of(child.stdout.take().unwrap());
+    let mut kiosk = KioskProcess(child);
+    line_containing(&lines, "card reader fault");
+    assert!(kiosk.0.try_wait().unwrap().is_none(), "the kiosk keeps running without its reader");
+
+    // A session runs (trainer through the control socket), then the reader is plugged in.
+    let socket = dir.path().join("data/control.sock");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(std::time::Instant::now() < deadline, "no control socket");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cli(&cfg, &["tap", "0411223344"]);
+    line_containing(&lines, "trainer panel: 李老师");
+    cli(&cfg, &["ctl", "start-session", "党史学习"]);
+    line_containing(&lines, "session 党史学习 running");
+    std::fs::write(&reader, "04A1B2C4\n").unwrap();
+    line_containing(&lines, "signed in: 王芳");
+}
+
+#[test]
+fn doctor_reader_refuses_to_take_the_reader_from_a_running_kiosk() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!("[device]\ncentre = \"demo-centre\"\nid = \"test-1\"\ndata_dir = {:?}\n\n[board]\nkind = \"sim\"\n", dir.path().join("data").display().to_string()),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--demo", "--no-stdin"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the kiosk");
+    let lines = lines_of(child.stdout.take().unwrap());
+    let _kiosk = KioskProcess(child);
+    let socket = dir.path().join("data/control.sock");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the kiosk's control socket never answered");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let board = concat!(env!("CARGO_MANIFEST_DIR"), "/board/pi4-mfrc522.toml");
+    let out = Command::new(BIN).arg("--config").arg(&cfg).args(["doctor", "reader", "--board-file", board, "--wait", "0"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("the kiosk is running") && text.contains("technician panel"), "{text}");
+    assert!(!text.contains("spidev"), "the reader was not touched: {text}");
+    drop(lines);
+}

@@ -26,8 +26,10 @@ pub enum Input {
     Playable { course_id: String, cache_dir: std::path::PathBuf, reply: Sender<Option<(crate::core::PlayedCourse, Option<Vec<std::path::PathBuf>>)>> },
     /// Send the next card read within `within` to `reply` instead of tapping it (technician reader test).
     ReaderTest { within: std::time::Duration, reply: Sender<CardUid> },
-    /// The reader failed; shown as the reader-fault screen.
+    /// The reader failed or is missing; shown as the reader-fault screen.
     ReaderFault(String),
+    /// The reader works again after a fault.
+    ReaderBack,
     /// Stop the loop cleanly.
     Shutdown,
 }

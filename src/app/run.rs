@@ -89,6 +89,7 @@ pub fn run_loop(shell: &mut Shell, rx: Receiver<Input>, stop: Arc<AtomicBool>, t
             Ok(Input::ReaderFault(msg)) => {
                 shell.reader_fault(&msg);
             }
+            Ok(Input::ReaderBack) => shell.reader_back(),
             Ok(Input::Shutdown) => break,
             Err(RecvTimeoutError::Timeout) => {
                 shell.event(Event::Tick);
@@ -119,21 +120,28 @@ pub fn spawn_reader(mut reader: Box<dyn CardReader>, tx: Sender<Input>, stop: Ar
         tracing::info!(reader = %reader.describe(), "card reader started");
         let mut failing = false;
         while !stop.load(Ordering::SeqCst) {
-            match reader.next_tap(Duration::from_millis(200)) {
+            let read = reader.next_tap(Duration::from_millis(200));
+            if failing && read.is_ok() {
+                failing = false;
+                if tx.send(Input::ReaderBack).is_err() {
+                    return;
+                }
+            }
+            match read {
                 Ok(Some(uid)) => {
-                    failing = false;
                     if tx.send(Input::Tap { uid, reply: None }).is_err() {
                         return;
                     }
                 }
-                Ok(None) => failing = false,
+                Ok(None) => {}
                 Err(ReaderError::Closed) => return,
                 Err(e) => {
                     if !failing {
                         let _ = tx.send(Input::ReaderFault(e.to_string()));
                     }
                     failing = true;
-                    std::thread::sleep(Duration::from_secs(1));
+                    // Bounded, so a stop request is seen and a returning reader is soon picked up.
+                    std::thread::sleep(Duration::from_millis(250));
                 }
             }
         }

@@ -48,6 +48,8 @@ pub struct Shell {
     stats: ShellStats,
     /// False while the device has no identity: taps and actions are held back.
     provisioned: bool,
+    /// The reader-fault screen is what the screen shows now.
+    reader_fault_shown: bool,
 }
 
 impl Shell {
@@ -57,7 +59,7 @@ impl Shell {
         if let Some(s) = &session {
             tracing::info!(session = %s.id, present = s.present.len(), "resuming the session that was running");
         }
-        Ok(Shell { kiosk: Kiosk::with_session(kiosk_cfg, session), store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: true })
+        Ok(Shell { kiosk: Kiosk::with_session(kiosk_cfg, session), store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: true, reader_fault_shown: false })
     }
 
     /// A shell for a device that is not provisioned (the first-boot wizard is
@@ -66,7 +68,7 @@ impl Shell {
     pub fn first_boot(store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, presenter: Box<dyn Presenter>) -> Shell {
         // The core is never asked while unprovisioned; its config only fills the slot.
         let kiosk = Kiosk::new(crate::core::CoreConfig::unprovisioned());
-        Shell { kiosk, store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: false }
+        Shell { kiosk, store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: false, reader_fault_shown: false }
     }
 
     /// False while the first-boot wizard is up (see [`Shell::first_boot`]).
@@ -230,10 +232,22 @@ impl Shell {
         tracing::error!(%message, "card reader fault");
         let shown = Shown { screen: Some(Screen::Error(ErrorKind::ReaderFault)), sound: Some(Signal::Error), tap_id: None, play: None, stop_video: false };
         self.emit(&shown);
+        self.reader_fault_shown = true;
         shown
     }
 
+    /// The reader works again: a reader-fault screen still showing goes back to idle.
+    pub fn reader_back(&mut self) {
+        tracing::info!("card reader is working again");
+        if self.reader_fault_shown {
+            self.event(Event::Dismiss);
+        }
+    }
+
     fn emit(&mut self, shown: &Shown) {
+        if shown.screen.is_some() {
+            self.reader_fault_shown = false;
+        }
         if let Some(sig) = shown.sound {
             if let Err(e) = self.indicator.signal(sig) {
                 self.stats.indicator_errors += 1;

@@ -50,7 +50,7 @@ impl ReaderCheck {
 /// (`Duration::ZERO` skips the card step).
 pub fn check_reader(board: &Board, usb_override: Option<&str>, wait: Duration, clock: Arc<dyn Clock>) -> ReaderCheck {
     match &board.reader {
-        ReaderSpec::Sim => ReaderCheck {
+        ReaderSpec::Sim(_) => ReaderCheck {
             verdict: Verdict::Ok,
             reader: Some("simulated reader".into()),
             self_test: None,

@@ -2,12 +2,14 @@
 //! (buzzer/LEDs), and their simulated implementations. Real drivers live in
 //! submodules: `mfrc522` (SPI driver and simulated chip), `mfrc522_reader`
 //! (rppal wiring), `presence` (polls to taps), `usb_wedge` + `evdev_source`
-//! with `wedge_framing` and `wedge_decode` (keyboard-type readers), `gpio_indicator`, `check` (doctor reader).
+//! with `wedge_framing` and `wedge_decode` (keyboard-type readers), `gpio_indicator`, `hotplug` (readers that
+//! appear after boot), `check` (doctor reader).
 //! Nothing here knows about the kiosk's rules. See docs/hardware.md.
 
 pub mod check;
 pub mod evdev_source;
 pub mod gpio_indicator;
+pub mod hotplug;
 pub mod mfrc522;
 pub mod mfrc522_reader;
 pub mod presence;

@@ -406,6 +406,12 @@ impl<SPI: SpiDevice, RST: OutputPin, D: DelayNs> Mfrc522<SPI, RST, D> {
         Ok(())
     }
 
+    /// Whether both antenna drivers are on (a chip that reset itself has them off).
+    pub fn antenna_is_on(&mut self) -> Res<bool, SPI> {
+        let on = TX_CONTROL_TX1_RF_EN | TX_CONTROL_TX2_RF_EN;
+        Ok(self.read(TX_CONTROL)? & on == on)
+    }
+
     pub fn antenna_off(&mut self) -> Res<(), SPI> {
         let v = self.read(TX_CONTROL)?;
         self.write(TX_CONTROL, v & !(TX_CONTROL_TX1_RF_EN | TX_CONTROL_TX2_RF_EN))
