@@ -121,7 +121,7 @@ pub fn spawn_reader(mut reader: Box<dyn CardReader>, tx: Sender<Input>, stop: Ar
         let mut failing = false;
         while !stop.load(Ordering::SeqCst) {
             let read = reader.next_tap(Duration::from_millis(200));
-            if failing && read.is_ok() {
+            if failing && matches!(read, Ok(_) | Err(ReaderError::SeveralCards)) {
                 failing = false;
                 if tx.send(Input::ReaderBack).is_err() {
                     return;
@@ -135,6 +135,11 @@ pub fn spawn_reader(mut reader: Box<dyn CardReader>, tx: Sender<Input>, stop: Ar
                 }
                 Ok(None) => {}
                 Err(ReaderError::Closed) => return,
+                Err(ReaderError::SeveralCards) => {
+                    if tx.send(Input::Event(Event::SeveralCards)).is_err() {
+                        return;
+                    }
+                }
                 Err(e) => {
                     if !failing {
                         let _ = tx.send(Input::ReaderFault(e.to_string()));

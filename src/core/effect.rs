@@ -150,4 +150,6 @@ pub enum ErrorKind {
     ReaderFault,
     /// A card with a random UID was offered for enrolment.
     RandomUid,
+    /// More than one card was on the reader: nobody was signed in.
+    TwoCards,
 }

@@ -34,6 +34,8 @@ pub enum Event {
     /// A card was seen on the reader: its arrival, or a repeat while it stays
     /// (wedge repeats, MFRC522 presence reports); the core tells them apart.
     CardTapped { uid: CardUid, holder: Holder },
+    /// More than one card is on the reader at once: none of them is read.
+    SeveralCards,
     /// The trainer on the trainer panel starts a session (scheduled or ad hoc).
     StartSession { schedule_id: Option<String>, title: String },
     /// The trainer ends the running session.

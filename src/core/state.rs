@@ -100,6 +100,8 @@ pub enum Focus {
     /// `pin`: opened with the technician PIN rather than a technician card.
     Technician { name: String, enrolling: bool, pending: Option<CardUid>, pin: bool },
     Rater { member_id: String, name: String },
+    /// A message for whoever stands at the reader (several cards at once).
+    Notice,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +109,8 @@ pub struct KioskState {
     /// Monotonic time each card was last seen (accepted or not): a card seen
     /// again within `debounce_ms` of this is still on the reader.
     pub last_tap: HashMap<CardUid, i64>,
+    /// Monotonic time several cards were last reported on the reader at once.
+    pub several_cards_ms: Option<i64>,
     pub session: Option<ActiveSession>,
     pub rating: Option<RatingWindow>,
     pub play: Option<ActivePlay>,
@@ -119,6 +123,7 @@ impl Default for KioskState {
     fn default() -> Self {
         KioskState {
             last_tap: HashMap::new(),
+            several_cards_ms: None,
             session: None,
             rating: None,
             play: None,

@@ -29,6 +29,25 @@ impl Kiosk {
         }
     }
 
+    /// Several cards on the reader at once: nobody is signed in or out, and
+    /// no card that was on the reader counts as lifted meanwhile (the reader
+    /// cannot tell which ones are there). Said once per presence, like a tap.
+    pub(crate) fn on_several_cards(&mut self, now: Now) -> Vec<Effect> {
+        let gap = self.cfg.debounce_ms;
+        for seen in self.st.last_tap.values_mut() {
+            if now.mono_ms - *seen < gap {
+                *seen = now.mono_ms;
+            }
+        }
+        let repeat = self.st.several_cards_ms.is_some_and(|t| now.mono_ms - t < gap);
+        self.st.several_cards_ms = Some(now.mono_ms);
+        if repeat || self.st.play.is_some() {
+            return vec![];
+        }
+        self.focus(Focus::Notice, now);
+        vec![Effect::Show(Screen::Error(ErrorKind::TwoCards)), Effect::Sound(Signal::Error)]
+    }
+
     fn unknown_card(&mut self, uid: CardUid, now: Now, ids: &mut Ids) -> Vec<Effect> {
         let tap_id = ids.next();
         let session_id = self.st.session.as_ref().map(|s| s.id.clone());

@@ -113,6 +113,10 @@ where
             tracing::info!(reader = %self.describe(), "MFRC522 initialised");
         }
         match self.driver.read_card(self.wake) {
+            Ok(Some(_)) if self.driver.several_cards_seen() => {
+                self.idle_polls = 0;
+                Err(SourceError::SeveralCards)
+            }
             Ok(Some(card)) => {
                 self.idle_polls = 0;
                 Ok(Some(card.uid.to_card_uid()))
@@ -277,7 +281,7 @@ mod tests {
         for _ in 0..10 {
             match src.poll() {
                 Err(SourceError::Fault(_)) => faults += 1,
-                Err(SourceError::Glitch(g)) => panic!("MISO stuck high read as a card glitch: {g}"),
+                Err(e @ (SourceError::Glitch(_) | SourceError::SeveralCards)) => panic!("MISO stuck high read as a card problem: {e}"),
                 Ok(seen) => assert_eq!(seen, None),
             }
         }
@@ -304,6 +308,28 @@ mod tests {
         assert_eq!(tap.map(|u| u.to_string()).as_deref(), Some("04A1B2C3"));
         assert_eq!(r.source_mut().health().rf_dead, 1);
         assert_eq!(r.stats().faults, 1, "{:?}", r.stats());
+    }
+
+    #[test]
+    fn two_cards_on_the_reader_are_reported_as_several_never_as_a_tap_and_the_one_left_is_read() {
+        let chip = SimChip::new(0x92);
+        let clock = TestClock::at(0);
+        let mut r = PolledReader::new(sim_source(&chip, 0), PresenceConfig::default(), Arc::new(clock.clone()), Box::new(TestSleeper(clock.clone())));
+        let a = chip.add_card(SimCard::new(&[0x11, 0x22, 0x33, 0x44], 0x08).unwrap());
+        chip.add_card(SimCard::new(&[0x11, 0x22, 0x37, 0x44], 0x08).unwrap());
+        let mut several = 0;
+        let end = clock.now().mono_ms + 5000;
+        while clock.now().mono_ms < end {
+            match r.next_tap(Duration::from_millis(100)) {
+                Err(ReaderError::SeveralCards) => several += 1,
+                Ok(None) => {}
+                other => panic!("with two cards nothing may be read: {other:?}"),
+            }
+        }
+        assert!((5..=6).contains(&several), "reported about once a second: {several}");
+        chip.remove_card(a);
+        let tap = r.next_tap(Duration::from_millis(500)).unwrap();
+        assert_eq!(tap.map(|u| u.to_string()).as_deref(), Some("11223744"));
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum ReaderError {
     Fault(String),
     #[error("reader closed")]
     Closed,
+    /// Not a fault: more than one card is in the field, so none was read.
+    #[error("more than one card on the reader")]
+    SeveralCards,
 }
 
 /// A source of card sightings. `next_tap` returns a UID when a card arrives,

@@ -102,6 +102,9 @@ pub enum SourceError {
     /// The reader itself failed (bus error, chip gone).
     #[error("reader fault: {0}")]
     Fault(String),
+    /// More than one card answered: none is taken.
+    #[error("more than one card in the field")]
+    SeveralCards,
 }
 
 /// A reader that can be asked "which card is in the field now?".
@@ -144,6 +147,8 @@ pub struct PollStats {
     pub repeats: u64,
     pub glitches: u64,
     pub faults: u64,
+    /// Polls that found more than one card.
+    pub several: u64,
 }
 
 /// A `CardReader` that polls a `UidSource` at a fixed interval.
@@ -155,6 +160,7 @@ pub struct PolledReader<S: UidSource> {
     sleeper: Box<dyn Sleeper>,
     next_poll_ms: Option<i64>,
     consecutive_faults: u32,
+    several_reported_ms: Option<i64>,
     stats: PollStats,
 }
 
@@ -168,6 +174,7 @@ impl<S: UidSource> PolledReader<S> {
             sleeper,
             next_poll_ms: None,
             consecutive_faults: 0,
+            several_reported_ms: None,
             stats: PollStats::default(),
         }
     }
@@ -206,6 +213,7 @@ impl<S: UidSource> CardReader for PolledReader<S> {
             match self.source.poll() {
                 Ok(seen) => {
                     self.consecutive_faults = 0;
+                    self.several_reported_ms = None;
                     if seen.is_some() {
                         self.stats.reads += 1;
                     }
@@ -227,6 +235,17 @@ impl<S: UidSource> CardReader for PolledReader<S> {
                     tracing::debug!(%why, "card read glitch");
                     let at = self.mono_ms();
                     self.tracker.observe(None, at);
+                }
+                Err(SourceError::SeveralCards) => {
+                    self.consecutive_faults = 0;
+                    self.stats.several += 1;
+                    let at = self.mono_ms();
+                    self.tracker.observe(None, at);
+                    let every = self.cfg.repeat_held_ms.max(1) as i64;
+                    if self.several_reported_ms.is_none_or(|t| at - t >= every) {
+                        self.several_reported_ms = Some(at);
+                        return Err(ReaderError::SeveralCards);
+                    }
                 }
                 Err(SourceError::Fault(why)) => {
                     self.stats.faults += 1;

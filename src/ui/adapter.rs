@@ -396,6 +396,7 @@ fn apply(w: &g::KioskWindow, prev: Option<&ViewState>, v: &ViewState) {
         Some(ErrorKind::ReadOnly) => g::Fault::ReadOnly,
         Some(ErrorKind::ReaderFault) => g::Fault::ReaderFault,
         Some(ErrorKind::RandomUid) => g::Fault::RandomUid,
+        Some(ErrorKind::TwoCards) => g::Fault::TwoCards,
         Some(ErrorKind::Database) | None => g::Fault::Database,
     }));
 }

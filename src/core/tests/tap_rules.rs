@@ -312,3 +312,44 @@ fn a_seven_byte_uid_starting_08_is_not_random() {
     assert!(!crate::model::CardUid::parse("08A1B2C3D4E5F6").unwrap().is_random());
     assert!(!crate::model::CardUid::parse("04A1B2C3").unwrap().is_random());
 }
+
+#[test]
+fn two_cards_at_once_sign_nobody_in_and_say_so_once_while_they_stay() {
+    let mut r = Rig::new();
+    let (trainer, zhang) = (member("t1", "李老师", &[Role::Trainer]), member("m1", "张伟", &[Role::Member]));
+    r.start_session(&trainer);
+    r.advance_s(6);
+    let fx = r.ev(Event::SeveralCards);
+    assert_eq!(fx, vec![Effect::Show(Screen::Error(ErrorKind::TwoCards)), Effect::Sound(Signal::Error)]);
+    for _ in 0..30 {
+        r.advance_s(1);
+        assert!(r.ev(Event::SeveralCards).is_empty(), "said once while the cards stay");
+    }
+    r.advance_s(6);
+    assert_eq!(screen(&r.ev(Event::Tick)), Some(Screen::Idle), "the notice times out");
+    // One card lifted: the one left is a tap of its own.
+    assert_eq!(member_outcome(&r.tap(&zhang)), MemberOutcome::SignedIn);
+}
+
+#[test]
+fn a_second_card_laid_on_a_held_one_does_not_make_the_held_card_arrive_again() {
+    let mut r = Rig::new();
+    let (trainer, zhang) = (member("t1", "李老师", &[Role::Trainer]), member("m1", "张伟", &[Role::Member]));
+    r.start_session(&trainer);
+    r.advance_s(6);
+    r.tap(&zhang);
+    // Twenty minutes later someone lays a second card on top for 8 s; the reader
+    // reports only "several cards" meanwhile, then the held card alone again.
+    let mut later = Vec::new();
+    for _ in 0..1200 {
+        r.advance_s(1);
+        later.extend(r.tap(&zhang));
+    }
+    for _ in 0..8 {
+        r.advance_s(1);
+        r.ev(Event::SeveralCards);
+    }
+    r.advance_s(1);
+    later.extend(r.tap(&zhang));
+    assert!(records(&later).is_empty(), "{later:?}");
+}

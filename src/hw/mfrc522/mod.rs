@@ -273,6 +273,8 @@ pub struct Mfrc522<SPI, RST, D> {
     delay: D,
     cfg: Mfrc522Config,
     version: Option<ChipVersion>,
+    /// The last `read_card` met a collision: more than one card answered.
+    collided: bool,
 }
 
 type Res<T, SPI> = Result<T, Error<<SPI as embedded_hal::spi::ErrorType>::Error>>;
@@ -280,7 +282,7 @@ type Res<T, SPI> = Result<T, Error<<SPI as embedded_hal::spi::ErrorType>::Error>
 impl<SPI: SpiDevice, RST: OutputPin, D: DelayNs> Mfrc522<SPI, RST, D> {
     /// Wraps the parts; nothing is sent until `init`.
     pub fn new(spi: SPI, rst: Option<RST>, delay: D, cfg: Mfrc522Config) -> Self {
-        Mfrc522 { spi, rst, delay, cfg, version: None }
+        Mfrc522 { spi, rst, delay, cfg, version: None, collided: false }
     }
 
     /// Hands the parts back (tests check the mock's script is complete).
@@ -290,6 +292,12 @@ impl<SPI: SpiDevice, RST: OutputPin, D: DelayNs> Mfrc522<SPI, RST, D> {
 
     pub fn config(&self) -> Mfrc522Config {
         self.cfg
+    }
+
+    /// Whether more than one card answered during the last `read_card`
+    /// (a collision in the request or in anticollision).
+    pub fn several_cards_seen(&self) -> bool {
+        self.collided
     }
 
     /// The version read by the last `init`.

@@ -139,8 +139,10 @@ fn two_cards_at_once_are_resolved_one_after_the_other() {
     chip.add_card(card(&[0x11, 0x22, 0x33, 0x44]));
     chip.add_card(card(&[0x11, 0x22, 0x37, 0x44]));
     let first = uid_of(&d.read_card(Wake::Reqa).unwrap());
+    assert!(d.several_cards_seen(), "the read that met both cards says so");
     // The first is halted now; REQA reaches only the other one.
     let second = uid_of(&d.read_card(Wake::Reqa).unwrap());
+    assert!(!d.several_cards_seen());
     let mut got = vec![first, second];
     got.sort();
     assert_eq!(got, vec!["11223344", "11223744"]);
