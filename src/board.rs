@@ -11,7 +11,7 @@
 use crate::clock::Clock;
 use crate::config::{BoardConfig, BoardKind};
 use crate::hw::evdev_source::{DeviceSelector, EvdevKeys};
-use crate::hw::gpio_indicator::{open_pi_outputs, GpioIndicator, Outputs, Patterns};
+use crate::hw::gpio_indicator::{open_pi_outputs, GpioIndicator, OutputLine, Outputs, Patterns};
 use crate::hw::mfrc522::RxGain;
 use crate::hw::mfrc522_reader::{pi_mfrc522_reader, PiMfrc522Wiring};
 use crate::hw::presence::PresenceConfig;
@@ -123,6 +123,33 @@ pub struct UsbSpec {
 #[serde(deny_unknown_fields)]
 pub struct BuzzerSpec {
     pub pin: u8,
+    /// The module sounds when the pin is low (many cheap buzzer boards).
+    #[serde(default)]
+    pub active_low: bool,
+}
+
+/// An LED: `green = 27`, or `green = { pin = 27, active_low = true }` for a
+/// module that lights when the pin is low.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum LedSpec {
+    Pin(u8),
+    Line {
+        pin: u8,
+        #[serde(default)]
+        active_low: bool,
+    },
+}
+
+impl LedSpec {
+    pub fn pin(&self) -> u8 {
+        match *self {
+            LedSpec::Pin(p) | LedSpec::Line { pin: p, .. } => p,
+        }
+    }
+    pub fn active_low(&self) -> bool {
+        matches!(*self, LedSpec::Line { active_low: true, .. })
+    }
 }
 
 /// A parsed, validated board file.
@@ -137,7 +164,7 @@ pub struct Board {
     pub presence: PresenceConfig,
     pub buzzer: Option<BuzzerSpec>,
     #[serde(default)]
-    pub leds: BTreeMap<String, u8>,
+    pub leds: BTreeMap<String, LedSpec>,
     #[serde(default)]
     pub patterns: Patterns,
 }
@@ -189,8 +216,8 @@ impl Board {
         if let Some(b) = &self.buzzer {
             uses.push((b.pin, "buzzer.pin".to_string()));
         }
-        for (name, pin) in &self.leds {
-            uses.push((*pin, format!("leds.{name}")));
+        for (name, led) in &self.leds {
+            uses.push((led.pin(), format!("leds.{name}")));
         }
         uses
     }
@@ -329,8 +356,9 @@ pub fn build_from_board(board: &Board, usb_override: Option<&str>, clock: Arc<dy
             })))
         }
     };
-    let leds: Vec<(String, u8)> = board.leds.iter().map(|(n, p)| (n.clone(), *p)).collect();
-    let buzzer = board.buzzer.as_ref().map(|b| b.pin);
+    let leds: Vec<(String, OutputLine)> =
+        board.leds.iter().map(|(n, l)| (n.clone(), OutputLine { pin: l.pin(), active_low: l.active_low() })).collect();
+    let buzzer = board.buzzer.as_ref().map(|b| OutputLine { pin: b.pin, active_low: b.active_low });
     let outputs = if buzzer.is_none() && leds.is_empty() {
         Outputs::default()
     } else {

@@ -130,3 +130,18 @@ fn a_usb_board_ending_numbers_by_length_without_a_length_is_rejected() {
     let e = parse(&text).unwrap_err().to_string();
     assert!(e.contains("test.toml") && e.contains("reader.lengths"), "{e}");
 }
+
+#[test]
+fn outputs_can_be_active_low_per_line() {
+    let text = shipped("pi4-mfrc522.toml")
+        .replace("pin = 17 ", "pin = 17\nactive_low = true ")
+        .replace("red = 22", "red = { pin = 22, active_low = true }");
+    let b = parse(&text).unwrap();
+    assert!(b.buzzer.as_ref().unwrap().active_low);
+    assert_eq!(b.leds["red"], LedSpec::Line { pin: 22, active_low: true });
+    assert!(b.leds["red"].active_low() && !b.leds["green"].active_low());
+    assert_eq!(b.leds["green"].pin(), 27);
+    // A pin given in the table form is still checked like any other.
+    let e = parse(&text.replace("pin = 22, active_low", "pin = 9, active_low")).unwrap_err().to_string();
+    assert!(e.contains("GPIO9") && e.contains("leds.red"), "{e}");
+}

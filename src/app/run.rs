@@ -121,6 +121,7 @@ pub fn spawn_reader(mut reader: Box<dyn CardReader>, tx: Sender<Input>, stop: Ar
         let mut failing = false;
         while !stop.load(Ordering::SeqCst) {
             let read = reader.next_tap(Duration::from_millis(200));
+            crate::hw::counters::publish(reader.counters());
             if failing && matches!(read, Ok(_) | Err(ReaderError::SeveralCards)) {
                 failing = false;
                 if tx.send(Input::ReaderBack).is_err() {

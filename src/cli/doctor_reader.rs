@@ -43,6 +43,7 @@ pub fn run(args: DoctorReaderArgs, config: Option<&Path>) -> i32 {
                  so this check does not reset the chip under it"
                     .into(),
             ),
+            counters: None,
         },
         Ok((board, usb, None)) => {
             if !args.json && args.wait > 0 && !matches!(board.reader, microclass::board::ReaderSpec::Sim(_)) {
@@ -57,6 +58,7 @@ pub fn run(args: DoctorReaderArgs, config: Option<&Path>) -> i32 {
             uid: None,
             detail,
             hint: Some(format!("pass --board-file, or set [board] file in the config (boards ship in {BOARD_DIR})")),
+            counters: None,
         },
     };
     if args.json {
@@ -115,6 +117,9 @@ fn print_human(c: &ReaderCheck) {
     }
     if let Some(u) = &c.uid {
         println!("       card UID: {u}");
+    }
+    if let Some(n) = &c.counters {
+        println!("       counters: {} reads, {} glitches, {} rejects, {} faults", n.reads, n.glitches, n.rejects, n.faults);
     }
     if let Some(h) = &c.hint {
         println!("       hint: {h}");

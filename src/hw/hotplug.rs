@@ -5,6 +5,7 @@
 //! reader, MFRC522 that stopped answering for good). It never sleeps longer
 //! than the timeout it is given and never panics.
 
+use super::counters::ReaderCounters;
 use super::{CardReader, ReaderError};
 use crate::model::CardUid;
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ pub struct HotplugReader {
     retry: Duration,
     next_try: Option<Instant>,
     last_error: Option<String>,
+    /// Counters of readers opened before the current one.
+    earlier: ReaderCounters,
     /// How many times the reader was (re)opened.
     pub opened: u64,
 }
@@ -26,7 +29,7 @@ pub struct HotplugReader {
 impl HotplugReader {
     /// `label` names the reader in messages while it is missing.
     pub fn new(label: impl Into<String>, retry: Duration, open: Opener) -> Self {
-        HotplugReader { open, inner: None, label: label.into(), retry, next_try: None, last_error: None, opened: 0 }
+        HotplugReader { open, inner: None, label: label.into(), retry, next_try: None, last_error: None, earlier: ReaderCounters::default(), opened: 0 }
     }
 
     /// Tries to open the reader now; the error says why it is missing.
@@ -70,6 +73,8 @@ impl CardReader for HotplugReader {
         match r.next_tap(timeout) {
             Err(ReaderError::Unavailable(why)) => {
                 tracing::warn!(reader = %self.label, %why, "card reader went away");
+                let gone = r.counters();
+                self.earlier = self.earlier.plus(gone);
                 self.inner = None;
                 self.next_try = Some(Instant::now() + self.retry);
                 self.last_error = Some(why.clone());
@@ -77,6 +82,10 @@ impl CardReader for HotplugReader {
             }
             other => other,
         }
+    }
+
+    fn counters(&self) -> ReaderCounters {
+        self.earlier.plus(self.inner.as_ref().map(|r| r.counters()).unwrap_or_default())
     }
 
     fn describe(&self) -> String {

@@ -7,6 +7,7 @@
 //! Nothing here knows about the kiosk's rules. See docs/hardware.md.
 
 pub mod check;
+pub mod counters;
 pub mod evdev_source;
 pub mod gpio_indicator;
 pub mod hotplug;
@@ -44,6 +45,10 @@ pub trait CardReader: Send {
     fn next_tap(&mut self, timeout: Duration) -> Result<Option<CardUid>, ReaderError>;
     /// A one-line description for diagnostics (chip version, device path).
     fn describe(&self) -> String;
+    /// Reads, glitches, rejects and faults so far (for `doctor` and telemetry).
+    fn counters(&self) -> counters::ReaderCounters {
+        counters::ReaderCounters::default()
+    }
 }
 
 /// Feedback patterns the kiosk can ask for.

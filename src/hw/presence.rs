@@ -266,6 +266,11 @@ impl<S: UidSource> CardReader for PolledReader<S> {
     fn describe(&self) -> String {
         self.source.describe()
     }
+
+    fn counters(&self) -> super::counters::ReaderCounters {
+        let s = self.stats;
+        super::counters::ReaderCounters { reads: s.reads, glitches: s.glitches, rejects: s.several, faults: s.faults }
+    }
 }
 
 #[cfg(test)]

@@ -210,6 +210,10 @@ impl<K: KeySource> CardReader for UsbWedgeReader<K> {
     fn describe(&self) -> String {
         self.source.describe()
     }
+
+    fn counters(&self) -> super::counters::ReaderCounters {
+        super::counters::ReaderCounters { reads: self.stats.reads, rejects: self.stats.rejects, ..Default::default() }
+    }
 }
 
 /// Key events recorded to a text file, replayed on a `TestClock`.

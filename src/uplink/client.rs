@@ -617,7 +617,10 @@ impl Loop {
             oldest_unsent_ms: b.oldest_created_ms,
             last_sync_ms: st.last_sync_ms,
             cache: super::cache_state(&self.conn).unwrap_or_default(),
-            counters: st.counters,
+            counters: {
+                let r = crate::hw::counters::latest();
+                wire::Counters { reader_reads: r.reads, reader_glitches: r.glitches, reader_rejects: r.rejects, reader_faults: r.faults, ..st.counters }
+            },
         }
     }
 

@@ -102,6 +102,10 @@ pub enum ChipVersion {
     V2,
     /// Fudan FM17522 (0x88), a common clone on cheap modules.
     Fm17522,
+    /// 0xB2: another FM17522 revision seen on cheap modules.
+    Fm17522B2,
+    /// 0x89: Fudan FM17522E.
+    Fm17522E,
     /// 0x12: counterfeit chips sold as MFRC522.
     Counterfeit,
     Unknown(u8),
@@ -113,6 +117,8 @@ impl ChipVersion {
             0x91 => ChipVersion::V1,
             0x92 => ChipVersion::V2,
             0x88 => ChipVersion::Fm17522,
+            0xB2 => ChipVersion::Fm17522B2,
+            0x89 => ChipVersion::Fm17522E,
             0x12 => ChipVersion::Counterfeit,
             other => ChipVersion::Unknown(other),
         }
@@ -122,6 +128,8 @@ impl ChipVersion {
             ChipVersion::V1 => 0x91,
             ChipVersion::V2 => 0x92,
             ChipVersion::Fm17522 => 0x88,
+            ChipVersion::Fm17522B2 => 0xB2,
+            ChipVersion::Fm17522E => 0x89,
             ChipVersion::Counterfeit => 0x12,
             ChipVersion::Unknown(v) => v,
         }
@@ -135,6 +143,8 @@ impl ChipVersion {
             ChipVersion::V1 => "NXP MFRC522 version 1.0 (0x91)".into(),
             ChipVersion::V2 => "NXP MFRC522 version 2.0 (0x92)".into(),
             ChipVersion::Fm17522 => "Fudan FM17522 clone (0x88): compatible, self-test has a known reference".into(),
+            ChipVersion::Fm17522B2 => "Fudan FM17522 clone (0xB2): compatible; no self-test reference".into(),
+            ChipVersion::Fm17522E => "Fudan FM17522E clone (0x89): compatible; no self-test reference".into(),
             ChipVersion::Counterfeit => "counterfeit MFRC522 (0x12): usually reads cards but has no self-test reference; replace the module if reads are unreliable".into(),
             ChipVersion::Unknown(v) => format!("unknown chip version {v:#04x}: not an MFRC522 we know; reads may fail"),
         }
