@@ -3,18 +3,20 @@
 //! start with errors that name the file and the problem (unknown pin, pin
 //! used twice, SPI pins reused as GPIO, LED names the patterns do not
 //! define). `build_hardware` turns a board and the config's `[board]` table
-//! into the boxed `CardReader` and `Indicator` the run loop uses.
+//! into the boxed `CardReader` and `Indicator` the run loop uses; a missing
+//! reader never fails it (see `build_from_board`).
 //! Pin numbers are BCM GPIO numbers; `header_pin` maps them to the 40-pin
 //! header. Never touches hardware until `build_hardware` is called.
 
 use crate::clock::Clock;
 use crate::config::{BoardConfig, BoardKind};
 use crate::hw::evdev_source::{DeviceSelector, EvdevKeys};
-use crate::hw::gpio_indicator::{open_pi_outputs, GpioIndicator, Outputs, Patterns};
+use crate::hw::gpio_indicator::{open_pi_outputs, GpioIndicator, OutputLine, Outputs, Patterns};
 use crate::hw::mfrc522::RxGain;
 use crate::hw::mfrc522_reader::{pi_mfrc522_reader, PiMfrc522Wiring};
 use crate::hw::presence::PresenceConfig;
-use crate::hw::sim::{SimIndicator, SimReader};
+use crate::hw::hotplug::HotplugReader;
+use crate::hw::sim::{SimFileReader, SimIndicator, SimReader};
 use crate::hw::usb_wedge::{UsbWedgeReader, WedgeFormat};
 use crate::hw::{CardReader, Indicator, IndicatorError, ReaderError};
 use crate::model::CardUid;
@@ -22,6 +24,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Where packages install the board files.
 pub const BOARD_DIR: &str = "/usr/share/microclass/board";
@@ -56,7 +59,26 @@ pub enum BoardError {
 pub enum ReaderSpec {
     Mfrc522(Mfrc522Spec),
     Usb(UsbSpec),
-    Sim,
+    Sim(SimSpec),
+}
+
+/// The simulated reader: taps from `microclass tap` and stdin, or, with
+/// `device`, from a file that may appear after boot (one UID per line).
+#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSpec {
+    pub device: Option<PathBuf>,
+}
+
+impl ReaderSpec {
+    /// The kind as board files and the `cards` table name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReaderSpec::Mfrc522(_) => "mfrc522",
+            ReaderSpec::Usb(_) => "usb",
+            ReaderSpec::Sim(_) => "sim",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -73,6 +95,9 @@ pub struct Mfrc522Spec {
     pub irq_pin: Option<u8>,
     #[serde(default = "default_gain")]
     pub rx_gain_db: u8,
+    /// Seconds between idle checks that the chip still answers with its antenna on (0: never).
+    #[serde(default = "default_health_check")]
+    pub health_check_s: u32,
 }
 
 fn default_clock() -> u32 {
@@ -80,6 +105,9 @@ fn default_clock() -> u32 {
 }
 fn default_gain() -> u8 {
     48
+}
+fn default_health_check() -> u32 {
+    60
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -95,6 +123,33 @@ pub struct UsbSpec {
 #[serde(deny_unknown_fields)]
 pub struct BuzzerSpec {
     pub pin: u8,
+    /// The module sounds when the pin is low (many cheap buzzer boards).
+    #[serde(default)]
+    pub active_low: bool,
+}
+
+/// An LED: `green = 27`, or `green = { pin = 27, active_low = true }` for a
+/// module that lights when the pin is low.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum LedSpec {
+    Pin(u8),
+    Line {
+        pin: u8,
+        #[serde(default)]
+        active_low: bool,
+    },
+}
+
+impl LedSpec {
+    pub fn pin(&self) -> u8 {
+        match *self {
+            LedSpec::Pin(p) | LedSpec::Line { pin: p, .. } => p,
+        }
+    }
+    pub fn active_low(&self) -> bool {
+        matches!(*self, LedSpec::Line { active_low: true, .. })
+    }
 }
 
 /// A parsed, validated board file.
@@ -109,7 +164,7 @@ pub struct Board {
     pub presence: PresenceConfig,
     pub buzzer: Option<BuzzerSpec>,
     #[serde(default)]
-    pub leds: BTreeMap<String, u8>,
+    pub leds: BTreeMap<String, LedSpec>,
     #[serde(default)]
     pub patterns: Patterns,
 }
@@ -161,8 +216,8 @@ impl Board {
         if let Some(b) = &self.buzzer {
             uses.push((b.pin, "buzzer.pin".to_string()));
         }
-        for (name, pin) in &self.leds {
-            uses.push((*pin, format!("leds.{name}")));
+        for (name, led) in &self.leds {
+            uses.push((led.pin(), format!("leds.{name}")));
         }
         uses
     }
@@ -193,7 +248,13 @@ impl Board {
                 }
                 Some(m.spi_bus)
             }
-            _ => None,
+            ReaderSpec::Usb(u) => {
+                if let Some(problem) = u.format.problem() {
+                    return Err(invalid(problem));
+                }
+                None
+            }
+            ReaderSpec::Sim(_) => None,
         };
         let mut seen: Vec<(u8, String)> = Vec::new();
         for (pin, what) in self.gpio_uses() {
@@ -230,13 +291,15 @@ pub struct Hardware {
     pub sim_taps: Option<Sender<CardUid>>,
     /// Simulated board: the shared log of signals.
     pub sim_indicator: Option<SimIndicator>,
+    /// `mfrc522`, `usb` or `sim`: recorded with every card enrolled here.
+    pub reader_kind: &'static str,
 }
 
 /// The simulated board.
 pub fn sim_hardware() -> Hardware {
     let (reader, taps) = SimReader::new();
     let ind = SimIndicator::default();
-    Hardware { reader: Box::new(reader), indicator: Box::new(ind.clone()), sim_taps: Some(taps), sim_indicator: Some(ind) }
+    Hardware { reader: Box::new(reader), indicator: Box::new(ind.clone()), sim_taps: Some(taps), sim_indicator: Some(ind), reader_kind: "sim" }
 }
 
 /// Loads the board named by the config and opens its reader and indicator.
@@ -249,30 +312,63 @@ pub fn build_hardware(cfg: &BoardConfig, clock: Arc<dyn Clock>) -> Result<Hardwa
     build_from_board(&board, cfg.usb_reader.as_deref(), clock)
 }
 
-/// Opens the reader and indicator a (validated) board describes.
+/// How often a missing reader is looked for again.
+pub const READER_RETRY: Duration = Duration::from_secs(2);
+
+/// Opens the reader and indicator a (validated) board describes. A reader
+/// that is missing or fails to open does not fail this: the returned reader
+/// reports `Unavailable` (the kiosk shows the reader fault) and opens it
+/// when it appears. Buzzer and LEDs that cannot be claimed are logged and
+/// left out, so the kiosk still runs, silently.
 pub fn build_from_board(board: &Board, usb_override: Option<&str>, clock: Arc<dyn Clock>) -> Result<Hardware, BoardError> {
     let mut sim = None;
     let reader: Box<dyn CardReader> = match &board.reader {
-        ReaderSpec::Sim => {
+        ReaderSpec::Sim(SimSpec { device: None }) => {
             let h = sim_hardware();
             sim = h.sim_taps;
             h.reader
         }
-        ReaderSpec::Mfrc522(m) => Box::new(pi_mfrc522_reader(&mfrc522_wiring(m), board.presence, clock)?),
+        ReaderSpec::Sim(SimSpec { device: Some(path) }) => {
+            let path = path.clone();
+            let label = format!("simulated reader {}", path.display());
+            Box::new(HotplugReader::new(label, READER_RETRY, Box::new(move || {
+                SimFileReader::open(&path).map(|r| Box::new(r) as Box<dyn CardReader>)
+            })))
+        }
+        ReaderSpec::Mfrc522(m) => {
+            let (wiring, presence) = (mfrc522_wiring(m), board.presence);
+            let label = format!("MFRC522 on /dev/spidev{}.{}", m.spi_bus, m.chip_select);
+            Box::new(HotplugReader::new(label, READER_RETRY, Box::new(move || {
+                pi_mfrc522_reader(&wiring, presence, clock.clone()).map(|r| Box::new(r) as Box<dyn CardReader>)
+            })))
+        }
         ReaderSpec::Usb(u) => {
-            let name = usb_override.or(u.device.as_deref()).ok_or_else(|| {
-                ReaderError::Unavailable("no USB reader named: set board.usb_reader in the config".into())
-            })?;
-            let keys = EvdevKeys::open(DeviceSelector::parse(name))
-                .map_err(|e| ReaderError::Unavailable(format!("USB card reader: {e}")))?;
-            Box::new(UsbWedgeReader::new(keys, u.format, clock)?)
+            let name = usb_override.or(u.device.as_deref()).map(str::to_string);
+            let format = u.format.clone();
+            let label = format!("USB card reader {}", name.as_deref().unwrap_or("(none named)"));
+            Box::new(HotplugReader::new(label, READER_RETRY, Box::new(move || {
+                let name = name.as_deref().ok_or_else(|| {
+                    ReaderError::Unavailable("no USB reader named: set board.usb_reader in the config".into())
+                })?;
+                let keys = EvdevKeys::open(DeviceSelector::parse(name))
+                    .map_err(|e| ReaderError::Unavailable(format!("USB card reader: {e}")))?;
+                Ok(Box::new(UsbWedgeReader::new(keys, format.clone(), clock.clone())?) as Box<dyn CardReader>)
+            })))
         }
     };
-    let leds: Vec<(String, u8)> = board.leds.iter().map(|(n, p)| (n.clone(), *p)).collect();
-    let buzzer = board.buzzer.as_ref().map(|b| b.pin);
-    let outputs = if buzzer.is_none() && leds.is_empty() { Outputs::default() } else { open_pi_outputs(buzzer, &leds)? };
+    let leds: Vec<(String, OutputLine)> =
+        board.leds.iter().map(|(n, l)| (n.clone(), OutputLine { pin: l.pin(), active_low: l.active_low() })).collect();
+    let buzzer = board.buzzer.as_ref().map(|b| OutputLine { pin: b.pin, active_low: b.active_low });
+    let outputs = if buzzer.is_none() && leds.is_empty() {
+        Outputs::default()
+    } else {
+        open_pi_outputs(buzzer, &leds).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "buzzer and LEDs not available: the kiosk runs without them");
+            Outputs::default()
+        })
+    };
     let indicator = GpioIndicator::new(outputs, board.patterns.clone())?;
-    Ok(Hardware { reader, indicator: Box::new(indicator), sim_taps: sim, sim_indicator: None })
+    Ok(Hardware { reader, indicator: Box::new(indicator), sim_taps: sim, sim_indicator: None, reader_kind: board.reader.kind() })
 }
 
 /// A board the first-boot wizard offers.
@@ -304,7 +400,7 @@ pub fn choices(dir: &Path) -> Vec<BoardChoice> {
         match Board::load(&path) {
             Ok(b) => {
                 let reader = match b.reader {
-                    ReaderSpec::Sim => continue,
+                    ReaderSpec::Sim(_) => continue,
                     ReaderSpec::Mfrc522(_) => "mfrc522",
                     ReaderSpec::Usb(_) => "usb",
                 };
@@ -323,6 +419,7 @@ pub fn mfrc522_wiring(m: &Mfrc522Spec) -> PiMfrc522Wiring {
         clock_hz: m.clock_hz,
         reset_gpio: m.reset_pin,
         rx_gain: RxGain::from_db(m.rx_gain_db).unwrap_or(RxGain::Db48),
+        health_check_s: m.health_check_s,
     }
 }
 

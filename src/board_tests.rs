@@ -28,7 +28,7 @@ fn the_shipped_usb_and_sim_boards_parse() {
     let b = parse(&shipped("pi4-usb-reader.toml")).unwrap();
     assert!(matches!(b.reader, ReaderSpec::Usb(_)));
     let b = parse(&shipped("sim.toml")).unwrap();
-    assert_eq!(b.reader, ReaderSpec::Sim);
+    assert_eq!(b.reader, ReaderSpec::Sim(SimSpec::default()));
 }
 
 #[test]
@@ -78,14 +78,17 @@ fn the_sim_board_builds_sim_edges() {
 }
 
 #[test]
-fn a_pi_board_without_a_file_or_spi_fails_clearly() {
+fn a_pi_board_without_a_file_fails_clearly_and_one_without_spi_starts_with_the_reader_missing() {
     let cfg = BoardConfig { kind: BoardKind::Pi, file: None, usb_reader: None };
     let e = build_hardware(&cfg, Arc::new(crate::clock::TestClock::at(0))).err().unwrap();
     assert!(matches!(e, BoardError::NoBoardFile));
     if !Path::new("/dev/spidev0.0").exists() {
+        // The kiosk still starts: the reader reports why it is missing, and keeps looking.
         let board = parse(&shipped("pi4-mfrc522.toml")).unwrap();
-        let e = build_from_board(&board, None, Arc::new(crate::clock::TestClock::at(0))).err().unwrap().to_string();
+        let mut hw = build_from_board(&board, None, Arc::new(crate::clock::TestClock::at(0))).unwrap();
+        let e = hw.reader.next_tap(std::time::Duration::from_millis(1)).err().unwrap().to_string();
         assert!(e.contains("dtparam=spi=on"), "{e}");
+        assert!(hw.reader.describe().contains("not available"), "{}", hw.reader.describe());
     }
 }
 
@@ -110,4 +113,35 @@ fn without_installed_board_files_only_the_simulated_board_is_offered() {
     let got = choices(Path::new("/nonexistent/microclass/board"));
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].value, "sim");
+}
+
+#[test]
+fn the_shipped_usb_board_spells_out_its_decoding_and_framing() {
+    let b = parse(&shipped("pi4-usb-reader.toml")).unwrap();
+    let ReaderSpec::Usb(u) = &b.reader else { panic!("not a USB board") };
+    let f = &u.format;
+    assert_eq!((f.format, f.byte_order, f.uid_bytes), (crate::hw::usb_wedge::UidFormat::Decimal10, Some(crate::hw::usb_wedge::ByteOrder::LsbFirst), Some(4)));
+    assert_eq!((f.terminator, f.partial_timeout_ms), (crate::hw::usb_wedge::Terminator::Enter, 100));
+}
+
+#[test]
+fn a_usb_board_ending_numbers_by_length_without_a_length_is_rejected() {
+    let text = shipped("pi4-usb-reader.toml").replace("terminator = \"enter\"", "terminator = \"length\"");
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(e.contains("test.toml") && e.contains("reader.lengths"), "{e}");
+}
+
+#[test]
+fn outputs_can_be_active_low_per_line() {
+    let text = shipped("pi4-mfrc522.toml")
+        .replace("pin = 17 ", "pin = 17\nactive_low = true ")
+        .replace("red = 22", "red = { pin = 22, active_low = true }");
+    let b = parse(&text).unwrap();
+    assert!(b.buzzer.as_ref().unwrap().active_low);
+    assert_eq!(b.leds["red"], LedSpec::Line { pin: 22, active_low: true });
+    assert!(b.leds["red"].active_low() && !b.leds["green"].active_low());
+    assert_eq!(b.leds["green"].pin(), 27);
+    // A pin given in the table form is still checked like any other.
+    let e = parse(&text.replace("pin = 22, active_low", "pin = 9, active_low")).unwrap_err().to_string();
+    assert!(e.contains("GPIO9") && e.contains("leds.red"), "{e}");
 }

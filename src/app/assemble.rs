@@ -261,6 +261,7 @@ fn start_edges(place: &Place<'_>, stdin_taps: bool, screen: Option<Arc<dyn Scree
 
     let hw_clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let hw = crate::board::build_hardware(place.board, hw_clock)?;
+    store.set_reader_kind(hw.reader_kind);
     if let Some(taps) = hw.sim_taps {
         if stdin_taps {
             spawn_stdin_taps(taps.clone()).map_err(|source| AssembleError::Thread { what: "stdin reader", source })?;

@@ -35,6 +35,9 @@ impl CommandSink for KioskCommands {
     fn execute(&mut self, cmd: &Command) -> Result<serde_json::Value, CmdError> {
         match cmd {
             Command::EnrolCard { uid, member_id } => {
+                if uid.is_random() {
+                    return Err((ErrorCode::BadArgs, format!("card {uid} has a random UID (phone or bank card): it changes at every tap and cannot be enrolled")));
+                }
                 // Decided by the core on the kiosk loop, as the panel's enrolment is.
                 let (tx, rx) = std::sync::mpsc::channel();
                 self.inputs

@@ -48,6 +48,8 @@ pub fn screen_line(s: &Screen) -> String {
                 ErrorKind::DiskFull => "disk full - call the technician",
                 ErrorKind::ReadOnly => "storage is read-only - call the technician",
                 ErrorKind::ReaderFault => "card reader fault - call the technician",
+                ErrorKind::RandomUid => "this card has a random UID (phone or bank card) and cannot be enrolled",
+                ErrorKind::TwoCards => "more than one card on the reader: nobody signed in - tap one card at a time",
             }
         ),
     }

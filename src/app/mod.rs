@@ -37,8 +37,10 @@ pub enum Input {
     /// The hub's `enrol_card` command, decided by the core like the panel's
     /// enrolment; `reply` gets whether the card was enrolled.
     HubEnrol { uid: CardUid, member_id: String, reply: Sender<Result<(), String>> },
-    /// The reader failed; shown as the reader-fault screen.
+    /// The reader failed or is missing; shown as the reader-fault screen.
     ReaderFault(String),
+    /// The reader works again after a fault.
+    ReaderBack,
     /// Stop the loop cleanly.
     Shutdown,
 }

@@ -92,6 +92,7 @@ pub fn run_loop(shell: &mut Shell, rx: Receiver<Input>, stop: Arc<AtomicBool>, t
             Ok(Input::ReaderFault(msg)) => {
                 shell.reader_fault(&msg);
             }
+            Ok(Input::ReaderBack) => shell.reader_back(),
             Ok(Input::Shutdown) => break,
             Err(RecvTimeoutError::Timeout) => {
                 shell.event(Event::Tick);
@@ -110,7 +111,7 @@ fn tap(shell: &mut Shell, uid: CardUid, reply: Option<Sender<String>>) {
             _ if !shell.provisioned() => "- ignored: this device is not provisioned yet (first-boot wizard)".to_string(),
             (Some(s), Some(id)) => format!("{id} {}", screen_line(s)),
             (Some(s), None) => format!("- {}", screen_line(s)),
-            (None, _) => "- debounced (same card within the debounce window)".to_string(),
+            (None, _) => "- debounced (the same card is still on the reader: seen again within the presence gap)".to_string(),
         };
         let _ = r.send(line);
     }
@@ -122,21 +123,34 @@ pub fn spawn_reader(mut reader: Box<dyn CardReader>, tx: Sender<Input>, stop: Ar
         tracing::info!(reader = %reader.describe(), "card reader started");
         let mut failing = false;
         while !stop.load(Ordering::SeqCst) {
-            match reader.next_tap(Duration::from_millis(200)) {
+            let read = reader.next_tap(Duration::from_millis(200));
+            crate::hw::counters::publish(reader.counters());
+            if failing && matches!(read, Ok(_) | Err(ReaderError::SeveralCards)) {
+                failing = false;
+                if tx.send(Input::ReaderBack).is_err() {
+                    return;
+                }
+            }
+            match read {
                 Ok(Some(uid)) => {
-                    failing = false;
                     if tx.send(Input::Tap { uid, reply: None }).is_err() {
                         return;
                     }
                 }
-                Ok(None) => failing = false,
+                Ok(None) => {}
                 Err(ReaderError::Closed) => return,
+                Err(ReaderError::SeveralCards) => {
+                    if tx.send(Input::Event(Event::SeveralCards)).is_err() {
+                        return;
+                    }
+                }
                 Err(e) => {
                     if !failing {
                         let _ = tx.send(Input::ReaderFault(e.to_string()));
                     }
                     failing = true;
-                    std::thread::sleep(Duration::from_secs(1));
+                    // Bounded, so a stop request is seen and a returning reader is soon picked up.
+                    std::thread::sleep(Duration::from_millis(250));
                 }
             }
         }

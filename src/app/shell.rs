@@ -50,6 +50,8 @@ pub struct Shell {
     provisioned: bool,
     /// Told after a commit that queued outbox messages (the uplink's nudge).
     on_enqueued: Option<Box<dyn Fn() + Send>>,
+    /// The reader-fault screen is what the screen shows now.
+    reader_fault_shown: bool,
 }
 
 impl Shell {
@@ -59,7 +61,7 @@ impl Shell {
         if let Some(s) = &session {
             tracing::info!(session = %s.id, present = s.present.len(), "resuming the session that was running");
         }
-        Ok(Shell { kiosk: Kiosk::with_session(kiosk_cfg, session), store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: true, on_enqueued: None })
+        Ok(Shell { kiosk: Kiosk::with_session(kiosk_cfg, session), store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: true, on_enqueued: None, reader_fault_shown: false })
     }
 
     /// A shell for a device that is not provisioned (the first-boot wizard is
@@ -68,7 +70,7 @@ impl Shell {
     pub fn first_boot(store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, presenter: Box<dyn Presenter>) -> Shell {
         // The core is never asked while unprovisioned; its config only fills the slot.
         let kiosk = Kiosk::new(crate::core::CoreConfig::unprovisioned());
-        Shell { kiosk, store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: false, on_enqueued: None }
+        Shell { kiosk, store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: false, on_enqueued: None, reader_fault_shown: false }
     }
 
     /// Calls `f` after every commit that queued a message for the hub, so the
@@ -141,7 +143,9 @@ impl Shell {
         if effects.is_empty() {
             return Err(format!("member {member_id} is not on this device's roster"));
         }
-        if let Err(e) = self.store.apply(&effects, now.wall_ms) {
+        // The card was enrolled by the hub, not read here: say so in `cards`.
+        let applied = self.store.with_reader_kind("hub", |s| s.apply(&effects, now.wall_ms));
+        if let Err(e) = applied {
             self.stats.store_errors += 1;
             self.reload_core();
             return Err(e.to_string());
@@ -272,10 +276,22 @@ impl Shell {
         tracing::error!(%message, "card reader fault");
         let shown = Shown { screen: Some(Screen::Error(ErrorKind::ReaderFault)), sound: Some(Signal::Error), tap_id: None, play: None, stop_video: false };
         self.emit(&shown);
+        self.reader_fault_shown = true;
         shown
     }
 
+    /// The reader works again: a reader-fault screen still showing goes back to idle.
+    pub fn reader_back(&mut self) {
+        tracing::info!("card reader is working again");
+        if self.reader_fault_shown {
+            self.event(Event::Dismiss);
+        }
+    }
+
     fn emit(&mut self, shown: &Shown) {
+        if shown.screen.is_some() {
+            self.reader_fault_shown = false;
+        }
         if let Some(sig) = shown.sound {
             if let Err(e) = self.indicator.signal(sig) {
                 self.stats.indicator_errors += 1;

@@ -201,3 +201,64 @@ fn a_wall_clock_jump_is_recorded_and_queued_for_the_hub() {
     assert_eq!(msgs.len(), 1);
     assert!(msgs[0].payload.contains("\"jump_ms\":-3600000"));
 }
+
+fn roster_with_cards(cards: &[(&str, &str)]) -> Vec<crate::model::Member> {
+    let mut members = crate::demo::members();
+    for m in &mut members {
+        m.cards.clear();
+    }
+    for (member_id, card) in cards {
+        let m = members.iter_mut().find(|m| m.id == *member_id).unwrap();
+        m.cards.push(uid(card));
+    }
+    members
+}
+
+#[test]
+fn a_four_byte_read_of_a_seven_byte_card_matches_its_holder_when_nobody_else_could_be_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("m.db")).unwrap();
+    s.replace_roster(&roster_with_cards(&[("m001", "04A1B2C3D4E5F6"), ("m002", "04112233")]), 1).unwrap();
+    assert_eq!(s.member_by_card(&uid("04A1B2C3")).unwrap().unwrap().id, "m001", "first four UID bytes");
+    assert_eq!(s.member_by_card(&uid("8804A1B2")).unwrap().unwrap().id, "m001", "cascade tag and three bytes");
+    assert_eq!(s.member_by_card(&uid("04112233")).unwrap().unwrap().id, "m002", "an exact match wins");
+    assert!(s.member_by_card(&uid("04A1B2C4")).unwrap().is_none());
+}
+
+#[test]
+fn a_seven_byte_read_matches_a_card_enrolled_from_a_truncating_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("m.db")).unwrap();
+    s.replace_roster(&roster_with_cards(&[("m002", "04A1B2C3")]), 1).unwrap();
+    assert_eq!(s.member_by_card(&uid("04A1B2C3D4E5F6")).unwrap().unwrap().id, "m002");
+}
+
+#[test]
+fn a_truncated_read_two_members_could_own_matches_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("m.db")).unwrap();
+    s.replace_roster(&roster_with_cards(&[("m001", "04A1B2C3D4E5F6"), ("m002", "04A1B2C3001122")]), 1).unwrap();
+    assert!(s.member_by_card(&uid("04A1B2C3")).unwrap().is_none());
+    assert_eq!(s.truncation_match(&uid("04A1B2C3")).unwrap(), None);
+}
+
+#[test]
+fn a_random_four_byte_uid_never_matches_by_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("m.db")).unwrap();
+    s.replace_roster(&roster_with_cards(&[("m001", "08A1B2C3D4E5F6")]), 1).unwrap();
+    assert!(s.member_by_card(&uid("08A1B2C3")).unwrap().is_none());
+}
+
+#[test]
+fn a_local_enrolment_records_the_reader_kind_and_keeps_it_across_a_new_roster() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("m.db")).unwrap();
+    s.replace_roster(&crate::demo::members(), 1).unwrap();
+    s.set_reader_kind("usb");
+    s.apply(&[crate::core::Effect::Write(crate::core::Record::CardEnrolled { uid: uid("AABBCCDD"), member_id: "m002".into(), at_ms: T0 })], T0).unwrap();
+    assert_eq!(s.card_reader_kind(&uid("AABBCCDD")).unwrap().as_deref(), Some("usb"));
+    s.replace_roster(&crate::demo::members(), 2).unwrap();
+    assert_eq!(s.card_reader_kind(&uid("AABBCCDD")).unwrap().as_deref(), Some("usb"));
+    assert_eq!(s.card_reader_kind(&uid("04A1B2C3")).unwrap(), None, "roster cards have no reader kind");
+}

@@ -1,7 +1,9 @@
 //! `microclass doctor reader`: opens the configured card reader, prints the
 //! chip version and self-test (MFRC522) or the USB device, waits for a card
 //! and prints its UID. Thin: the check is `microclass::doctor::reader`. The exit
-//! code is the verdict (0 ok or warning, 1 failure).
+//! code is the verdict (0 ok or warning, 1 failure). It never opens the
+//! reader while the kiosk of the same config is running (its control socket
+//! answers): resetting the chip under the service would break its reads.
 
 use microclass::board::{Board, BOARD_DIR};
 use microclass::clock::SystemClock;
@@ -30,8 +32,21 @@ pub struct DoctorReaderArgs {
 /// Runs the check; `config` is the --config path (default file if None).
 pub fn run(args: DoctorReaderArgs, config: Option<&Path>) -> i32 {
     let check = match resolve_board(&args, config) {
-        Ok((board, usb)) => {
-            if !args.json && args.wait > 0 && !matches!(board.reader, microclass::board::ReaderSpec::Sim) {
+        Ok((_, _, Some(socket))) => ReaderCheck {
+            verdict: Verdict::Fail,
+            reader: None,
+            self_test: None,
+            uid: None,
+            detail: format!("the kiosk is running (it answers on {}) and holds the card reader", socket.display()),
+            hint: Some(
+                "use the reader test on the technician panel, or stop the kiosk first (systemctl stop microclass) \
+                 so this check does not reset the chip under it"
+                    .into(),
+            ),
+            counters: None,
+        },
+        Ok((board, usb, None)) => {
+            if !args.json && args.wait > 0 && !matches!(board.reader, microclass::board::ReaderSpec::Sim(_)) {
                 eprintln!("请刷卡 / tap a card on the reader within {} s ...", args.wait);
             }
             check_reader(&board, usb.as_deref(), Duration::from_secs(args.wait), Arc::new(SystemClock::new()))
@@ -43,6 +58,7 @@ pub fn run(args: DoctorReaderArgs, config: Option<&Path>) -> i32 {
             uid: None,
             detail,
             hint: Some(format!("pass --board-file, or set [board] file in the config (boards ship in {BOARD_DIR})")),
+            counters: None,
         },
     };
     if args.json {
@@ -56,7 +72,14 @@ pub fn run(args: DoctorReaderArgs, config: Option<&Path>) -> i32 {
     }
 }
 
-fn resolve_board(args: &DoctorReaderArgs, config: Option<&Path>) -> Result<(Board, Option<String>), String> {
+/// The control socket of a kiosk that is running with this config, if one answers.
+fn running_kiosk(cfg: &Config) -> Option<PathBuf> {
+    let socket = cfg.control_socket();
+    std::os::unix::net::UnixStream::connect(&socket).ok().map(|_| socket)
+}
+
+/// The board to check, the USB override, and the socket of a running kiosk (then nothing is opened).
+fn resolve_board(args: &DoctorReaderArgs, config: Option<&Path>) -> Result<(Board, Option<String>, Option<PathBuf>), String> {
     let cfg = match config {
         Some(p) => Some(Config::load(p).map_err(|e| e.to_string())?),
         None => {
@@ -64,6 +87,7 @@ fn resolve_board(args: &DoctorReaderArgs, config: Option<&Path>) -> Result<(Boar
             default.exists().then(|| Config::load(default)).transpose().map_err(|e| e.to_string())?
         }
     };
+    let running = cfg.as_ref().and_then(running_kiosk);
     let usb = args.usb_reader.clone().or_else(|| cfg.as_ref().and_then(|c| c.board.usb_reader.clone()));
     let file = match (&args.board_file, &cfg) {
         (Some(f), _) => f.clone(),
@@ -72,10 +96,10 @@ fn resolve_board(args: &DoctorReaderArgs, config: Option<&Path>) -> Result<(Boar
         (None, None) => return Err("no config file and no --board-file".into()),
     };
     if !file.exists() && cfg.as_ref().is_some_and(|c| c.board.kind == BoardKind::Sim) {
-        return Board::parse("name = \"sim\"\n[reader]\nkind = \"sim\"\n", &file).map(|b| (b, usb)).map_err(|e| e.to_string());
+        return Board::parse("name = \"sim\"\n[reader]\nkind = \"sim\"\n", &file).map(|b| (b, usb, running)).map_err(|e| e.to_string());
     }
     let board = Board::load(&file).map_err(|e| e.to_string())?;
-    Ok((board, usb))
+    Ok((board, usb, running))
 }
 
 fn print_human(c: &ReaderCheck) {
@@ -93,6 +117,9 @@ fn print_human(c: &ReaderCheck) {
     }
     if let Some(u) = &c.uid {
         println!("       card UID: {u}");
+    }
+    if let Some(n) = &c.counters {
+        println!("       counters: {} reads, {} glitches, {} rejects, {} faults", n.reads, n.glitches, n.rejects, n.faults);
     }
     if let Some(h) = &c.hint {
         println!("       hint: {h}");

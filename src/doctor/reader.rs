@@ -38,11 +38,13 @@ pub struct ReaderCheck {
     pub detail: String,
     /// What to do about a failure.
     pub hint: Option<String>,
+    /// The reader's counters during the check.
+    pub counters: Option<crate::hw::counters::ReaderCounters>,
 }
 
 impl ReaderCheck {
     fn fail(reader: Option<String>, detail: impl Into<String>, hint: impl Into<String>) -> Self {
-        ReaderCheck { verdict: Verdict::Fail, reader, self_test: None, uid: None, detail: detail.into(), hint: Some(hint.into()) }
+        ReaderCheck { verdict: Verdict::Fail, reader, self_test: None, uid: None, detail: detail.into(), hint: Some(hint.into()), counters: None }
     }
 }
 
@@ -50,13 +52,14 @@ impl ReaderCheck {
 /// (`Duration::ZERO` skips the card step).
 pub fn check_reader(board: &Board, usb_override: Option<&str>, wait: Duration, clock: Arc<dyn Clock>) -> ReaderCheck {
     match &board.reader {
-        ReaderSpec::Sim => ReaderCheck {
+        ReaderSpec::Sim(_) => ReaderCheck {
             verdict: Verdict::Ok,
             reader: Some("simulated reader".into()),
             self_test: None,
             uid: None,
             detail: "simulated board: taps come from `microclass tap` and stdin".into(),
             hint: None,
+            counters: None,
         },
         ReaderSpec::Mfrc522(m) => match open_pi_mfrc522(&mfrc522_wiring(m)) {
             Ok((driver, _)) => check_mfrc522(driver, board.presence, wait, clock, Box::new(ThreadSleeper)),
@@ -81,7 +84,7 @@ pub fn check_reader(board: &Board, usb_override: Option<&str>, wait: Duration, c
                     )
                 }
             };
-            match UsbWedgeReader::new(keys, u.format, clock) {
+            match UsbWedgeReader::new(keys, u.format.clone(), clock) {
                 Ok(mut r) => wait_for_card(&mut r, wait, None),
                 Err(e) => ReaderCheck::fail(None, e.to_string(), "stop whatever else holds the reader (an X session?)"),
             }
@@ -138,9 +141,12 @@ fn wait_for_card(reader: &mut dyn CardReader, wait: Duration, self_test: Option<
             uid: None,
             detail: "reader opened (card step skipped)".into(),
             hint: None,
+            counters: Some(reader.counters()),
         };
     }
-    match reader.next_tap(wait) {
+    let read = reader.next_tap(wait);
+    let counters = Some(reader.counters());
+    let check = match read {
         Ok(Some(uid)) => ReaderCheck {
             verdict: Verdict::Ok,
             reader: Some(described),
@@ -148,6 +154,7 @@ fn wait_for_card(reader: &mut dyn CardReader, wait: Duration, self_test: Option<
             uid: Some(uid.to_string()),
             detail: format!("read card {uid}"),
             hint: None,
+            counters: None,
         },
         Ok(None) => ReaderCheck {
             self_test,
@@ -158,7 +165,8 @@ fn wait_for_card(reader: &mut dyn CardReader, wait: Duration, self_test: Option<
             )
         },
         Err(e) => ReaderCheck { self_test, ..ReaderCheck::fail(Some(described), e.to_string(), "see the log for reader faults") },
-    }
+    };
+    ReaderCheck { counters, ..check }
 }
 
 #[cfg(test)]
@@ -183,6 +191,8 @@ mod tests {
         let c = run(&chip, 2000);
         assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
         assert_eq!(c.uid.as_deref(), Some("04A1B2C3D4E5F6"));
+        let n = c.counters.expect("the check reports the reader's counters");
+        assert!(n.reads >= 1 && n.faults == 0, "{n:?}");
         assert_eq!(c.self_test.as_deref(), Some("passed"));
         assert!(c.reader.unwrap().contains("version 2.0"));
     }

@@ -1,10 +1,17 @@
-//! The evdev side of USB keyboard-wedge readers: finds the input device by
-//! path or by name, grabs it exclusively (EVIOCGRAB) and waits for key events
-//! with poll(2) and a timeout. Reopens the device after it is unplugged.
-//! Assembling keys into UIDs is `usb_wedge.rs`'s job, not this file's.
+//! The evdev side of USB keyboard-wedge readers: picks the input node, grabs
+//! it exclusively (EVIOCGRAB) and waits for key events with poll(2) and a
+//! timeout; reports SYN_DROPPED (raw device, no resync) so a number that
+//! lost keys is dropped; reopens the device after it is unplugged.
+//!
+//! Node choice: a reader shows up as several nodes (keyboard, consumer
+//! control, sometimes a mouse). Only a node that can type digits is taken,
+//! and among those `/dev/input/by-id/*-event-kbd` links win. Assembling keys
+//! into UIDs is `wedge_framing.rs`'s job, not this file's.
 
-use super::usb_wedge::{KeyEvent, KeySource};
-use evdev::{Device, EventType};
+use super::wedge_framing::KeyEvent;
+use super::usb_wedge::KeySource;
+use evdev::raw_stream::RawDevice;
+use evdev::{EventType, Key};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -30,30 +37,85 @@ impl DeviceSelector {
     }
 }
 
+/// One input node as the choice sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub path: PathBuf,
+    pub name: String,
+    /// `/dev/input/by-id` links pointing at this node.
+    pub by_id: Vec<String>,
+    /// Whether the node can emit the digit keys 0-9 (main row or keypad).
+    pub types_digits: bool,
+}
+
+/// Picks the reader among the nodes matching `name`: exact names before
+/// substrings, digit-typing nodes only, `*-event-kbd` links first.
+pub fn choose(name: &str, all: &[Candidate]) -> Result<usize, String> {
+    let exact: Vec<usize> = (0..all.len()).filter(|&i| all[i].name == name).collect();
+    let named = if exact.is_empty() { (0..all.len()).filter(|&i| all[i].name.contains(name)).collect() } else { exact };
+    if named.is_empty() {
+        let found: Vec<String> = all.iter().map(|c| format!("{} ({})", c.name, c.path.display())).collect();
+        return Err(format!(
+            "no input device named {name:?}; found: {}",
+            if found.is_empty() { "none (is /dev/input readable?)".into() } else { found.join(", ") }
+        ));
+    }
+    let typing: Vec<usize> = named.iter().copied().filter(|&i| all[i].types_digits).collect();
+    if typing.is_empty() {
+        let nodes: Vec<String> = named.iter().map(|&i| all[i].path.display().to_string()).collect();
+        return Err(format!("input device {name:?} has no node that can type digits ({}): not a card reader?", nodes.join(", ")));
+    }
+    let kbd = typing.iter().copied().find(|&i| all[i].by_id.iter().any(|l| l.ends_with("-event-kbd")));
+    Ok(kbd.unwrap_or(typing[0]))
+}
+
+fn types_digits(dev: &RawDevice) -> bool {
+    dev.supported_keys().is_some_and(|keys| {
+        let row = [Key::KEY_0, Key::KEY_1, Key::KEY_5, Key::KEY_9].iter().all(|k| keys.contains(*k));
+        let pad = [Key::KEY_KP0, Key::KEY_KP1, Key::KEY_KP5, Key::KEY_KP9].iter().all(|k| keys.contains(*k));
+        row || pad
+    })
+}
+
+/// by-id links per target node.
+fn by_id_links() -> Vec<(PathBuf, String)> {
+    let Ok(dir) = std::fs::read_dir("/dev/input/by-id") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| {
+            let link = e.path();
+            let target = std::fs::canonicalize(&link).ok()?;
+            Some((target, e.file_name().to_string_lossy().into_owned()))
+        })
+        .collect()
+}
+
 /// Finds and opens the device; the error says what was looked for and what exists.
-pub fn open_device(sel: &DeviceSelector) -> io::Result<(PathBuf, Device)> {
+pub fn open_device(sel: &DeviceSelector) -> io::Result<(PathBuf, RawDevice)> {
     match sel {
-        DeviceSelector::Path(p) => Device::open(p)
-            .map(|d| (p.clone(), d))
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot open {}: {e}", p.display()))),
-        DeviceSelector::Name(name) => {
-            let all: Vec<(PathBuf, Device)> = evdev::enumerate().collect();
-            let exact = all.iter().position(|(_, d)| d.name() == Some(name.as_str()));
-            let pos = exact.or_else(|| all.iter().position(|(_, d)| d.name().is_some_and(|n| n.contains(name.as_str()))));
-            match pos {
-                Some(i) => Ok(all.into_iter().nth(i).ok_or_else(|| io::Error::other("device vanished"))?),
-                None => {
-                    let names: Vec<String> =
-                        all.iter().map(|(p, d)| format!("{} ({})", d.name().unwrap_or("?"), p.display())).collect();
-                    Err(io::Error::new(
-                        io::ErrorKind::NotFound,
-                        format!(
-                            "no input device named {name:?}; found: {}",
-                            if names.is_empty() { "none (is /dev/input readable?)".into() } else { names.join(", ") }
-                        ),
-                    ))
-                }
+        DeviceSelector::Path(p) => {
+            let d = RawDevice::open(p).map_err(|e| io::Error::new(e.kind(), format!("cannot open {}: {e}", p.display())))?;
+            if !types_digits(&d) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{} cannot type digits (a mouse or consumer-control node of the reader?): use its /dev/input/by-id/...-event-kbd link", p.display()),
+                ));
             }
+            Ok((p.clone(), d))
+        }
+        DeviceSelector::Name(name) => {
+            let mut all: Vec<(PathBuf, RawDevice)> = evdev::raw_stream::enumerate().collect();
+            let links = by_id_links();
+            let cands: Vec<Candidate> = all
+                .iter()
+                .map(|(p, d)| Candidate {
+                    path: p.clone(),
+                    name: d.name().unwrap_or("?").to_string(),
+                    by_id: links.iter().filter(|(t, _)| t == p).map(|(_, l)| l.clone()).collect(),
+                    types_digits: types_digits(d),
+                })
+                .collect();
+            let i = choose(name, &cands).map_err(|e| io::Error::new(io::ErrorKind::NotFound, e))?;
+            Ok(all.swap_remove(i))
         }
     }
 }
@@ -61,7 +123,7 @@ pub fn open_device(sel: &DeviceSelector) -> io::Result<(PathBuf, Device)> {
 /// A keyboard-wedge reader on evdev.
 pub struct EvdevKeys {
     sel: DeviceSelector,
-    dev: Option<(PathBuf, Device)>,
+    dev: Option<(PathBuf, RawDevice)>,
     grab_wanted: bool,
 }
 
@@ -119,10 +181,14 @@ impl KeySource for EvdevKeys {
             self.dev = None;
             return Err(io::Error::from_raw_os_error(libc::ENODEV));
         }
+        const SYN_DROPPED: u16 = 3;
         let read: io::Result<Vec<KeyEvent>> = dev.fetch_events().map(|evs| {
-            evs.filter(|e| e.event_type() == EventType::KEY)
-                .map(|e| KeyEvent { code: e.code(), value: e.value() })
-                .collect()
+            evs.filter_map(|e| match e.event_type() {
+                EventType::KEY => Some(KeyEvent::Key { code: e.code(), value: e.value() }),
+                EventType::SYNCHRONIZATION if e.code() == SYN_DROPPED => Some(KeyEvent::Dropped),
+                _ => None,
+            })
+            .collect()
         });
         if let Err(e) = &read {
             if e.raw_os_error() == Some(libc::ENODEV) {
@@ -156,5 +222,35 @@ mod tests {
         assert!(err.contains("No Such Card Reader"), "{err}");
         let err = EvdevKeys::open(DeviceSelector::Path("/dev/input/event-none".into())).err().unwrap().to_string();
         assert!(err.contains("/dev/input/event-none"), "{err}");
+    }
+
+    fn node(n: u8, name: &str, link: Option<&str>, digits: bool) -> Candidate {
+        Candidate { path: format!("/dev/input/event{n}").into(), name: name.into(), by_id: link.map(String::from).into_iter().collect(), types_digits: digits }
+    }
+
+    #[test]
+    fn of_a_readers_sibling_nodes_the_one_that_types_digits_with_an_event_kbd_link_is_chosen() {
+        let nodes = [
+            node(3, "IC Reader", Some("usb-IC_Reader-event-mouse"), false),
+            node(4, "IC Reader Consumer Control", Some("usb-IC_Reader-if01-event-kbd"), false),
+            node(5, "IC Reader", None, true),
+            node(6, "IC Reader", Some("usb-IC_Reader-event-kbd"), true),
+        ];
+        assert_eq!(choose("IC Reader", &nodes), Ok(3));
+        assert_eq!(choose("IC Reader", &nodes[..3]), Ok(2), "without a kbd link, the first digit-typing node");
+    }
+
+    #[test]
+    fn a_reader_whose_nodes_cannot_type_digits_is_refused_with_the_nodes_named() {
+        let nodes = [node(3, "IC Reader", None, false), node(4, "Keyboard", None, true)];
+        let err = choose("IC Reader", &nodes).unwrap_err();
+        assert!(err.contains("/dev/input/event3") && err.contains("digits"), "{err}");
+        assert!(choose("Scanner", &nodes).unwrap_err().contains("found: IC Reader"));
+    }
+
+    #[test]
+    fn an_exact_name_wins_over_a_longer_name_containing_it() {
+        let nodes = [node(3, "IC Reader Keyboard", None, true), node(4, "IC Reader", None, true)];
+        assert_eq!(choose("IC Reader", &nodes), Ok(1));
     }
 }

@@ -89,6 +89,22 @@ impl Line for rppal::gpio::OutputPin {
     }
 }
 
+/// An output whose module acts when its pin is low: on is driven low.
+pub struct ActiveLow(pub Box<dyn Line>);
+
+impl Line for ActiveLow {
+    fn set(&mut self, on: bool) {
+        self.0.set(!on);
+    }
+}
+
+/// A GPIO output as the board file gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLine {
+    pub pin: u8,
+    pub active_low: bool,
+}
+
 /// The outputs of one board.
 #[derive(Default)]
 pub struct Outputs {
@@ -165,22 +181,23 @@ impl Drop for GpioIndicator {
     }
 }
 
-/// Claims the buzzer and LED pins (BCM numbers) through rppal, all off.
-pub fn open_pi_outputs(buzzer: Option<u8>, leds: &[(String, u8)]) -> Result<Outputs, IndicatorError> {
+/// Claims the buzzer and LED pins (BCM numbers) through rppal, all off
+/// (an active-low line starts high, so its module is silent/dark at once).
+pub fn open_pi_outputs(buzzer: Option<OutputLine>, leds: &[(String, OutputLine)]) -> Result<Outputs, IndicatorError> {
     let gpio = rppal::gpio::Gpio::new()
         .map_err(|e| IndicatorError::Unavailable(format!("cannot open the GPIO controller: {e}")))?;
-    let claim = |pin: u8, what: &str| -> Result<Box<dyn Line>, IndicatorError> {
+    let claim = |line: OutputLine, what: &str| -> Result<Box<dyn Line>, IndicatorError> {
         let p = gpio
-            .get(pin)
-            .map_err(|e| IndicatorError::Unavailable(format!("cannot claim GPIO{pin} for the {what}: {e}")))?;
-        Ok(Box::new(p.into_output_low()))
+            .get(line.pin)
+            .map_err(|e| IndicatorError::Unavailable(format!("cannot claim GPIO{} for the {what}: {e}", line.pin)))?;
+        Ok(if line.active_low { Box::new(ActiveLow(Box::new(p.into_output_high()))) } else { Box::new(p.into_output_low()) })
     };
     let mut out = Outputs::default();
-    if let Some(pin) = buzzer {
-        out.buzzer = Some(claim(pin, "buzzer")?);
+    if let Some(line) = buzzer {
+        out.buzzer = Some(claim(line, "buzzer")?);
     }
-    for (name, pin) in leds {
-        out.leds.push((name.clone(), claim(*pin, &format!("{name} LED"))?));
+    for (name, line) in leds {
+        out.leds.push((name.clone(), claim(*line, &format!("{name} LED"))?));
     }
     Ok(out)
 }
@@ -233,6 +250,21 @@ mod tests {
             let last = log.iter().rev().find(|(n, _)| n == name).unwrap();
             assert!(!last.1, "{name} left on");
         }
+    }
+
+    #[test]
+    fn an_active_low_buzzer_is_driven_low_to_sound_and_left_high() {
+        let log = Log::default();
+        let raw = |n: &str| -> Box<dyn Line> { Box::new(Recorder { name: n.into(), log: log.clone() }) };
+        let outputs = Outputs { buzzer: Some(Box::new(ActiveLow(raw("buzzer")))), leds: vec![("green".into(), raw("green"))] };
+        let d = Patterns::default();
+        let mut ind = GpioIndicator::new(outputs, Patterns { ok: fast(&d.ok), ..Patterns::default() }).unwrap();
+        ind.signal(Signal::Ok).unwrap();
+        drop(ind);
+        let levels: Vec<bool> = log.0.lock().unwrap().iter().filter(|(n, _)| n == "buzzer").map(|(_, l)| *l).collect();
+        assert!(levels.contains(&false), "sounding means low: {levels:?}");
+        assert_eq!(levels.first(), Some(&true), "off (high) before anything plays");
+        assert_eq!(levels.last(), Some(&true), "left off, which is high");
     }
 
     #[test]

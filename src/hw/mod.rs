@@ -2,18 +2,22 @@
 //! (buzzer/LEDs), and their simulated implementations. Real drivers live in
 //! submodules: `mfrc522` (SPI driver and simulated chip), `mfrc522_reader`
 //! (rppal wiring), `presence` (polls to taps), `usb_wedge` + `evdev_source`
-//! (keyboard-type readers), `gpio_indicator`. The `doctor reader` check that
-//! drives them from a board file is `doctor::reader`.
+//! with `wedge_framing` and `wedge_decode` (keyboard-type readers), `gpio_indicator`, `hotplug` (readers that
+//! appear after boot). The `doctor reader` check that drives them from a
+//! board file is `doctor::reader`.
 //! Nothing here knows about the kiosk's rules. See docs/hardware.md.
 
-
+pub mod counters;
 pub mod evdev_source;
 pub mod gpio_indicator;
+pub mod hotplug;
 pub mod mfrc522;
 pub mod mfrc522_reader;
 pub mod presence;
 pub mod sim;
 pub mod usb_wedge;
+pub mod wedge_decode;
+pub mod wedge_framing;
 
 use crate::model::CardUid;
 use std::time::Duration;
@@ -27,15 +31,24 @@ pub enum ReaderError {
     Fault(String),
     #[error("reader closed")]
     Closed,
+    /// Not a fault: more than one card is in the field, so none was read.
+    #[error("more than one card on the reader")]
+    SeveralCards,
 }
 
-/// A source of card taps. `next_tap` returns one UID per physical tap: a card
-/// held on the reader is reported once, however many polls it stays there.
+/// A source of card sightings. `next_tap` returns a UID when a card arrives,
+/// and again while it stays (a wedge reader's repeats, the MFRC522's
+/// presence reports every `repeat_held_ms`): the kiosk core decides that a
+/// card seen again within its presence gap is not a new tap.
 pub trait CardReader: Send {
-    /// Waits up to `timeout` for the next tap.
+    /// Waits up to `timeout` for the next sighting.
     fn next_tap(&mut self, timeout: Duration) -> Result<Option<CardUid>, ReaderError>;
     /// A one-line description for diagnostics (chip version, device path).
     fn describe(&self) -> String;
+    /// Reads, glitches, rejects and faults so far (for `doctor` and telemetry).
+    fn counters(&self) -> counters::ReaderCounters {
+        counters::ReaderCounters::default()
+    }
 }
 
 pub use crate::model::Signal;

@@ -1,7 +1,10 @@
 //! Card presence: turns a stream of polls ("which card do I see right now?")
-//! into taps. A card held on the reader is one tap even when reads drop out
-//! for a few polls (MFRC522 modules do this at the edge of the field); a card
-//! lifted for longer than `release_after_ms` and put back is a new tap.
+//! into sightings. A card arriving is reported at once; while it stays it is
+//! reported again every `repeat_held_ms`, so the core (which owns the rule
+//! "a tap is a card arriving") knows it never left. Reads that drop out for a
+//! few polls (MFRC522 modules do this at the edge of the field) do not make a
+//! new arrival; a card lifted for longer than `release_after_ms` and put back
+//! is one. This file never decides what a tap means.
 //!
 //! Poll interval maths (defaults): a card arriving just after a poll waits up
 //! to one interval, 40 ms, for the next poll; a read takes about 3-5 ms (see
@@ -26,43 +29,67 @@ use std::time::Duration;
 pub struct PresenceConfig {
     pub poll_interval_ms: u64,
     pub release_after_ms: u64,
+    /// A held card is reported again this often (0: only on arrival); must
+    /// stay below the core's presence gap (`attendance.debounce_seconds`).
+    pub repeat_held_ms: u64,
     /// Consecutive faulty polls before `next_tap` reports a fault.
     pub faults_before_error: u32,
 }
 
 impl Default for PresenceConfig {
     fn default() -> Self {
-        PresenceConfig { poll_interval_ms: 40, release_after_ms: 250, faults_before_error: 25 }
+        PresenceConfig { poll_interval_ms: 40, release_after_ms: 250, repeat_held_ms: 1000, faults_before_error: 25 }
     }
 }
 
-/// Which cards are on the reader, and when each was last seen.
+/// What one poll means for the card it saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sighting {
+    /// The card was not on the reader before.
+    Arrived(CardUid),
+    /// The card is still there; reported every `repeat_held_ms`.
+    StillThere(CardUid),
+}
+
+#[derive(Debug)]
+struct Held {
+    uid: CardUid,
+    last_seen: i64,
+    last_reported: i64,
+}
+
+/// Which cards are on the reader, and when each was last seen and reported.
 #[derive(Debug, Default)]
 pub struct PresenceTracker {
     release_after_ms: i64,
-    held: Vec<(CardUid, i64)>,
+    repeat_held_ms: i64,
+    held: Vec<Held>,
 }
 
 impl PresenceTracker {
-    pub fn new(release_after_ms: u64) -> Self {
-        PresenceTracker { release_after_ms: release_after_ms as i64, held: Vec::new() }
+    pub fn new(release_after_ms: u64, repeat_held_ms: u64) -> Self {
+        PresenceTracker { release_after_ms: release_after_ms as i64, repeat_held_ms: repeat_held_ms as i64, held: Vec::new() }
     }
 
-    /// Records one poll; returns the UID when it starts a new tap.
-    pub fn observe(&mut self, seen: Option<&CardUid>, now_ms: i64) -> Option<CardUid> {
+    /// Records one poll; returns what the caller should report, if anything.
+    pub fn observe(&mut self, seen: Option<&CardUid>, now_ms: i64) -> Option<Sighting> {
         let release = self.release_after_ms;
-        self.held.retain(|(_, last)| now_ms - *last < release);
+        self.held.retain(|h| now_ms - h.last_seen < release);
         let uid = seen?;
-        if let Some(entry) = self.held.iter_mut().find(|(u, _)| u == uid) {
-            entry.1 = now_ms;
+        if let Some(h) = self.held.iter_mut().find(|h| &h.uid == uid) {
+            h.last_seen = now_ms;
+            if self.repeat_held_ms > 0 && now_ms - h.last_reported >= self.repeat_held_ms {
+                h.last_reported = now_ms;
+                return Some(Sighting::StillThere(uid.clone()));
+            }
             return None;
         }
-        self.held.push((uid.clone(), now_ms));
-        Some(uid.clone())
+        self.held.push(Held { uid: uid.clone(), last_seen: now_ms, last_reported: now_ms });
+        Some(Sighting::Arrived(uid.clone()))
     }
 
     pub fn is_held(&self, uid: &CardUid) -> bool {
-        self.held.iter().any(|(u, _)| u == uid)
+        self.held.iter().any(|h| &h.uid == uid)
     }
 }
 
@@ -75,6 +102,9 @@ pub enum SourceError {
     /// The reader itself failed (bus error, chip gone).
     #[error("reader fault: {0}")]
     Fault(String),
+    /// More than one card answered: none is taken.
+    #[error("more than one card in the field")]
+    SeveralCards,
 }
 
 /// A reader that can be asked "which card is in the field now?".
@@ -111,9 +141,14 @@ impl Sleeper for TestSleeper {
 pub struct PollStats {
     pub polls: u64,
     pub reads: u64,
+    /// Arrivals.
     pub taps: u64,
+    /// Reports of a card that stayed on the reader.
+    pub repeats: u64,
     pub glitches: u64,
     pub faults: u64,
+    /// Polls that found more than one card.
+    pub several: u64,
 }
 
 /// A `CardReader` that polls a `UidSource` at a fixed interval.
@@ -125,6 +160,7 @@ pub struct PolledReader<S: UidSource> {
     sleeper: Box<dyn Sleeper>,
     next_poll_ms: Option<i64>,
     consecutive_faults: u32,
+    several_reported_ms: Option<i64>,
     stats: PollStats,
 }
 
@@ -132,12 +168,13 @@ impl<S: UidSource> PolledReader<S> {
     pub fn new(source: S, cfg: PresenceConfig, clock: Arc<dyn Clock>, sleeper: Box<dyn Sleeper>) -> Self {
         PolledReader {
             source,
-            tracker: PresenceTracker::new(cfg.release_after_ms),
+            tracker: PresenceTracker::new(cfg.release_after_ms, cfg.repeat_held_ms),
             cfg,
             clock,
             sleeper,
             next_poll_ms: None,
             consecutive_faults: 0,
+            several_reported_ms: None,
             stats: PollStats::default(),
         }
     }
@@ -176,13 +213,21 @@ impl<S: UidSource> CardReader for PolledReader<S> {
             match self.source.poll() {
                 Ok(seen) => {
                     self.consecutive_faults = 0;
+                    self.several_reported_ms = None;
                     if seen.is_some() {
                         self.stats.reads += 1;
                     }
                     let at = self.mono_ms();
-                    if let Some(uid) = self.tracker.observe(seen.as_ref(), at) {
-                        self.stats.taps += 1;
-                        return Ok(Some(uid));
+                    match self.tracker.observe(seen.as_ref(), at) {
+                        Some(Sighting::Arrived(uid)) => {
+                            self.stats.taps += 1;
+                            return Ok(Some(uid));
+                        }
+                        Some(Sighting::StillThere(uid)) => {
+                            self.stats.repeats += 1;
+                            return Ok(Some(uid));
+                        }
+                        None => {}
                     }
                 }
                 Err(SourceError::Glitch(why)) => {
@@ -190,6 +235,17 @@ impl<S: UidSource> CardReader for PolledReader<S> {
                     tracing::debug!(%why, "card read glitch");
                     let at = self.mono_ms();
                     self.tracker.observe(None, at);
+                }
+                Err(SourceError::SeveralCards) => {
+                    self.consecutive_faults = 0;
+                    self.stats.several += 1;
+                    let at = self.mono_ms();
+                    self.tracker.observe(None, at);
+                    let every = self.cfg.repeat_held_ms.max(1) as i64;
+                    if self.several_reported_ms.is_none_or(|t| at - t >= every) {
+                        self.several_reported_ms = Some(at);
+                        return Err(ReaderError::SeveralCards);
+                    }
                 }
                 Err(SourceError::Fault(why)) => {
                     self.stats.faults += 1;
@@ -209,6 +265,11 @@ impl<S: UidSource> CardReader for PolledReader<S> {
 
     fn describe(&self) -> String {
         self.source.describe()
+    }
+
+    fn counters(&self) -> super::counters::ReaderCounters {
+        let s = self.stats;
+        super::counters::ReaderCounters { reads: s.reads, glitches: s.glitches, rejects: s.several, faults: s.faults }
     }
 }
 
@@ -241,8 +302,15 @@ mod tests {
     where
         F: FnMut(i64, u64) -> Result<Option<CardUid>, SourceError> + Send,
     {
+        reader_with(clock, PresenceConfig { repeat_held_ms: 0, ..PresenceConfig::default() }, f)
+    }
+
+    fn reader_with<F>(clock: &TestClock, cfg: PresenceConfig, f: F) -> PolledReader<FnSource<F>>
+    where
+        F: FnMut(i64, u64) -> Result<Option<CardUid>, SourceError> + Send,
+    {
         let src = FnSource { clock: clock.clone(), polls: 0, f };
-        PolledReader::new(src, PresenceConfig::default(), Arc::new(clock.clone()), Box::new(TestSleeper(clock.clone())))
+        PolledReader::new(src, cfg, Arc::new(clock.clone()), Box::new(TestSleeper(clock.clone())))
     }
 
     fn taps_until(r: &mut impl CardReader, clock: &TestClock, end_ms: i64) -> Vec<(i64, String)> {
@@ -361,5 +429,21 @@ mod tests {
         }
         assert!(matches!(result, Err(ReaderError::Fault(_))));
         assert_eq!(r.stats().faults, 25);
+    }
+
+    #[test]
+    fn a_card_held_for_fifteen_minutes_with_dropouts_arrives_once_and_is_reported_every_second() {
+        let clock = TestClock::at(0);
+        let hold_ms = 15 * 60 * 1000;
+        // Four polls missed in a row every 97 (160 ms); the card never leaves.
+        let mut r = reader_with(&clock, PresenceConfig::default(), move |t, n| {
+            Ok(((100..100 + hold_ms).contains(&t) && n % 97 > 3).then(|| uid("04A1B2C3")))
+        });
+        let seen = taps_until(&mut r, &clock, hold_ms + 1000);
+        assert_eq!(r.stats().taps, 1, "{:?}", r.stats());
+        assert!(seen.iter().all(|(_, u)| u == "04A1B2C3"));
+        let gaps: Vec<i64> = seen.windows(2).map(|w| w[1].0 - w[0].0).collect();
+        assert!(gaps.iter().all(|g| *g <= 1300), "a held card is reported at least every 1.3 s: {gaps:?}");
+        assert!(seen.len() > 800, "{}", seen.len());
     }
 }

@@ -14,10 +14,11 @@ impl Store {
         if writes == 0 {
             return Ok(0);
         }
+        let reader_kind = self.reader_kind.clone();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for e in effects {
             match e {
-                Effect::Write(r) => write_record(&tx, r)?,
+                Effect::Write(r) => write_record(&tx, r, reader_kind.as_deref())?,
                 Effect::Enqueue(o) => enqueue(&tx, o, now_ms)?,
                 _ => {}
             }
@@ -39,7 +40,7 @@ pub fn enqueue(tx: &Transaction<'_>, o: &Outgoing, now_ms: i64) -> Result<()> {
     Ok(())
 }
 
-fn write_record(tx: &Transaction<'_>, r: &Record) -> Result<()> {
+fn write_record(tx: &Transaction<'_>, r: &Record, reader_kind: Option<&str>) -> Result<()> {
     match r {
         Record::Tap { id, uid, member_id, at_ms, synced, outcome, session_id } => {
             tx.prepare_cached("INSERT INTO taps (id, uid, member_id, at_ms, synced, outcome, session_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
@@ -90,10 +91,11 @@ fn write_record(tx: &Transaction<'_>, r: &Record) -> Result<()> {
         }
         Record::CardEnrolled { uid, member_id, at_ms } => {
             tx.prepare_cached(
-                "INSERT INTO cards (uid, member_id, source, enrolled_ms) VALUES (?1, ?2, 'local', ?3)
-                 ON CONFLICT(uid) DO UPDATE SET member_id = excluded.member_id, source = 'local', enrolled_ms = excluded.enrolled_ms",
+                "INSERT INTO cards (uid, member_id, source, enrolled_ms, reader_kind) VALUES (?1, ?2, 'local', ?3, ?4)
+                 ON CONFLICT(uid) DO UPDATE SET member_id = excluded.member_id, source = 'local', enrolled_ms = excluded.enrolled_ms,
+                    reader_kind = excluded.reader_kind",
             )?
-            .execute(params![uid.as_str(), member_id, at_ms])?;
+            .execute(params![uid.as_str(), member_id, at_ms, reader_kind])?;
         }
         Record::ClockJump { id, at_ms, jump_ms, synced } => {
             tx.prepare_cached("INSERT INTO clock_events (id, at_ms, jump_ms, synced) VALUES (?1, ?2, ?3, ?4)")?

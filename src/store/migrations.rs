@@ -232,6 +232,13 @@ BEGIN
     UPDATE outbox SET payload = json_quote(NEW.payload) WHERE seq = NEW.seq;
 END;
 "#,
+    // 5: which kind of reader a locally enrolled card was read with
+    // (mfrc522, usb, sim; hub for enrolments by hub command), so a district
+    // with mixed readers can tell why a card does not match. NULL: unknown
+    // (roster cards, enrolments before this version).
+    r#"
+ALTER TABLE cards ADD COLUMN reader_kind TEXT CHECK (reader_kind IS NULL OR reader_kind IN ('mfrc522', 'usb', 'sim', 'hub'));
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -65,9 +65,26 @@ PRAGMA temp_store = MEMORY;";
 pub struct Store {
     pub(crate) conn: Connection,
     path: PathBuf,
+    /// Recorded with each local enrolment (`set_reader_kind`).
+    reader_kind: Option<String>,
 }
 
 impl Store {
+    /// The kind of reader this device's cards are read with (`mfrc522`,
+    /// `usb`, `sim`, or `hub` for enrolments by hub command), recorded with
+    /// every card enrolled from now on.
+    pub fn set_reader_kind(&mut self, kind: &str) {
+        self.reader_kind = Some(kind.to_string());
+    }
+
+    /// Runs `f` with `kind` recorded for its enrolments, then the kind before.
+    pub fn with_reader_kind<T>(&mut self, kind: &str, f: impl FnOnce(&mut Store) -> T) -> T {
+        let before = self.reader_kind.replace(kind.to_string());
+        let out = f(self);
+        self.reader_kind = before;
+        out
+    }
+
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent() {
@@ -78,7 +95,7 @@ impl Store {
         let mut conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
         configure(&conn)?;
         migrations::migrate(&mut conn)?;
-        Ok(Store { conn, path: path.to_path_buf() })
+        Ok(Store { conn, path: path.to_path_buf(), reader_kind: None })
     }
 
     pub fn path(&self) -> &Path {

@@ -11,9 +11,9 @@ impl Store {
     pub fn replace_roster(&mut self, members: &[Member], version: u64) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Keep locally enrolled cards whose member is still on the roster.
-        let local: Vec<(String, String, i64)> = {
-            let mut st = tx.prepare("SELECT uid, member_id, enrolled_ms FROM cards WHERE source = 'local'")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let local: Vec<(String, String, i64, Option<String>)> = {
+            let mut st = tx.prepare("SELECT uid, member_id, enrolled_ms, reader_kind FROM cards WHERE source = 'local'")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
             rows.collect::<Result<Vec<_>, _>>()?
         };
         tx.execute_batch("DELETE FROM cards; DELETE FROM member_roles; DELETE FROM members;")?;
@@ -37,11 +37,11 @@ impl Store {
                 }
             }
             let mut keep = tx.prepare(
-                "INSERT OR IGNORE INTO cards (uid, member_id, source, enrolled_ms)
-                 SELECT ?1, ?2, 'local', ?3 WHERE EXISTS (SELECT 1 FROM members WHERE id = ?2)",
+                "INSERT OR IGNORE INTO cards (uid, member_id, source, enrolled_ms, reader_kind)
+                 SELECT ?1, ?2, 'local', ?3, ?4 WHERE EXISTS (SELECT 1 FROM members WHERE id = ?2)",
             )?;
-            for (uid, member, at) in &local {
-                keep.execute(params![uid, member, at])?;
+            for (uid, member, at, kind) in &local {
+                keep.execute(params![uid, member, at, kind])?;
             }
         }
         tx.execute("INSERT INTO meta (key, value) VALUES ('roster_version', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [version.to_string()])?;
@@ -67,9 +67,54 @@ impl Store {
         Ok(())
     }
 
-    /// The member holding `uid`, if any. One indexed query: this runs on every tap.
+    /// The member holding `uid`, if any. One indexed query on an exact
+    /// match (this runs on every tap); otherwise a 4-byte truncation of a
+    /// 7-byte UID matches, when it is unambiguous (`truncation_match`).
     pub fn member_by_card(&self, uid: &CardUid) -> Result<Option<Member>> {
-        self.member_where("m.id = (SELECT member_id FROM cards WHERE uid = ?1)", uid.as_str())
+        if let Some(m) = self.member_where("m.id = (SELECT member_id FROM cards WHERE uid = ?1)", uid.as_str())? {
+            return Ok(Some(m));
+        }
+        match self.truncation_match(uid)? {
+            Some(member_id) => self.member(&member_id),
+            None => Ok(None),
+        }
+    }
+
+    /// Readers that only do the first cascade level report a 7-byte card as
+    /// 4 bytes: its first four UID bytes, or the cascade tag 88 and the first
+    /// three. A 4-byte read matches an enrolled 7-byte card either way, and a
+    /// 7-byte read matches a card enrolled from such a reader; only when
+    /// exactly one member holds a candidate card. Never matches random UIDs (08..).
+    pub fn truncation_match(&self, uid: &CardUid) -> Result<Option<String>> {
+        let u = uid.as_str();
+        let sql = match u.len() {
+            8 if !u.starts_with("08") => {
+                "SELECT DISTINCT member_id FROM cards WHERE length(uid) = 14
+                   AND (substr(uid, 1, 8) = ?1 OR ('88' || substr(uid, 1, 6)) = ?1) LIMIT 2"
+            }
+            14 => "SELECT DISTINCT member_id FROM cards WHERE uid IN (substr(?1, 1, 8), '88' || substr(?1, 1, 6)) LIMIT 2",
+            _ => return Ok(None),
+        };
+        let mut st = self.conn.prepare_cached(sql)?;
+        let ids = st.query_map([u], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(match &ids[..] {
+            [one] => Some(one.clone()),
+            [] => None,
+            _ => {
+                tracing::warn!(%uid, "card matches a truncated UID of several members: treated as unknown");
+                None
+            }
+        })
+    }
+
+    /// The kind of reader a card was enrolled with, if it is enrolled and known.
+    pub fn card_reader_kind(&self, uid: &CardUid) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT reader_kind FROM cards WHERE uid = ?1")?
+            .query_row([uid.as_str()], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten())
     }
 
     pub fn member(&self, id: &str) -> Result<Option<Member>> {

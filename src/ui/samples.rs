@@ -148,6 +148,8 @@ pub fn all() -> Vec<Sample> {
         first_boot("provision-hub", hub),
         first_boot("provision-confirm", confirm),
         s("error-reader", Page::Error, Screen::Error(ErrorKind::ReaderFault), vec![]),
+        s("error-random-uid", Page::Error, Screen::Error(ErrorKind::RandomUid), vec![]),
+        s("error-two-cards", Page::Error, Screen::Error(ErrorKind::TwoCards), vec![]),
         s("error-disk", Page::Error, Screen::Error(ErrorKind::DiskFull), vec![]),
         s("error-database", Page::Error, Screen::Error(ErrorKind::Database), vec![]),
     ]

@@ -41,7 +41,10 @@ impl Link {
             oldest_unsent_ms: b.oldest_created_ms,
             last_sync_ms: st.last_sync_ms,
             cache: crate::store::cache::cache_state(&self.conn).unwrap_or_default(),
-            counters: st.counters,
+            counters: {
+                let r = crate::hw::counters::latest();
+                wire::Counters { reader_reads: r.reads, reader_glitches: r.glitches, reader_rejects: r.rejects, reader_faults: r.faults, ..st.counters }
+            },
         }
     }
 

@@ -148,4 +148,8 @@ pub enum ErrorKind {
     DiskFull,
     ReadOnly,
     ReaderFault,
+    /// A card with a random UID was offered for enrolment.
+    RandomUid,
+    /// More than one card was on the reader: nobody was signed in.
+    TwoCards,
 }

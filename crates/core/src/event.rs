@@ -31,8 +31,11 @@ pub enum Unlock {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// A card was presented to the reader.
+    /// A card was seen on the reader: its arrival, or a repeat while it stays
+    /// (wedge repeats, MFRC522 presence reports); the core tells them apart.
     CardTapped { uid: CardUid, holder: Holder },
+    /// More than one card is on the reader at once: none of them is read.
+    SeveralCards,
     /// The trainer on the trainer panel starts a session (scheduled or ad hoc).
     StartSession { schedule_id: Option<String>, title: String },
     /// The trainer ends the running session.

@@ -63,6 +63,7 @@ impl Kiosk {
         let now = ctx.now;
         match event {
             Event::CardTapped { uid, holder } => self.on_tap(uid, holder, now, &mut ids),
+            Event::SeveralCards => self.on_several_cards(now),
             Event::StartSession { schedule_id, title } => self.on_start_session(schedule_id, title, now, &mut ids),
             Event::EndSession => self.on_end_session(now, &mut ids, "trainer"),
             Event::PlayStarted { course, position_s } => self.on_play_started(course, position_s, now),
@@ -115,7 +116,7 @@ impl Kiosk {
     pub(crate) fn focus(&mut self, focus: Focus, now: Now) {
         let ms = match focus {
             Focus::Nobody => i64::MAX,
-            Focus::Member { .. } | Focus::Rater { .. } => self.cfg.result_ms,
+            Focus::Member { .. } | Focus::Rater { .. } | Focus::Notice => self.cfg.result_ms,
             Focus::Technician { pin: true, .. } => self.cfg.panel_ms.min(PIN_PANEL_MS),
             Focus::Trainer { .. } | Focus::Technician { .. } => self.cfg.panel_ms,
         };

@@ -1,6 +1,6 @@
 //! The kiosk's in-memory state between events. Rebuilt from the store after a
 //! restart (an open session and who is present), so it holds nothing the
-//! store does not also hold, apart from screen focus and debounce times.
+//! store does not also hold, apart from screen focus and when each card was last seen.
 
 use super::credit::Interval;
 use crate::model::{CardUid, Member, Millis, YearSummary};
@@ -100,12 +100,17 @@ pub enum Focus {
     /// `pin`: opened with the technician PIN rather than a technician card.
     Technician { name: String, enrolling: bool, pending: Option<CardUid>, pin: bool },
     Rater { member_id: String, name: String },
+    /// A message for whoever stands at the reader (several cards at once).
+    Notice,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KioskState {
-    /// Monotonic time of the last tap of each card, for debouncing.
+    /// Monotonic time each card was last seen (accepted or not): a card seen
+    /// again within `debounce_ms` of this is still on the reader.
     pub last_tap: HashMap<CardUid, i64>,
+    /// Monotonic time several cards were last reported on the reader at once.
+    pub several_cards_ms: Option<i64>,
     pub session: Option<ActiveSession>,
     pub rating: Option<RatingWindow>,
     pub play: Option<ActivePlay>,
@@ -118,6 +123,7 @@ impl Default for KioskState {
     fn default() -> Self {
         KioskState {
             last_tap: HashMap::new(),
+            several_cards_ms: None,
             session: None,
             rating: None,
             play: None,

@@ -1,4 +1,5 @@
-//! What a card tap means (rules in docs/attendance.md): debounce, sign in,
+//! What a card tap means (rules in docs/attendance.md): presence (a tap is a
+//! card arriving, not every sighting of it), sign in,
 //! sign out after the minimum stay, panels for trainers and technicians,
 //! rating prompts, unknown cards.
 
@@ -14,22 +15,51 @@ use crate::model::{CardUid, Member, Role, YearSummary};
 
 impl Kiosk {
     pub(crate) fn on_tap(&mut self, uid: CardUid, holder: Holder, now: Now, ids: &mut Ids) -> Vec<Effect> {
-        if let Some(last) = self.st.last_tap.get(&uid) {
-            if now.mono_ms - *last < self.cfg.debounce_ms {
+        // Presence, not a window from the last accepted tap: every sighting
+        // moves the card's last-seen time, so a card left on the reader (wedge
+        // repeats, MFRC522 polls) stays one tap however long it stays.
+        if let Some(last) = self.st.last_tap.insert(uid.clone(), now.mono_ms) {
+            if now.mono_ms - last < self.cfg.debounce_ms {
                 return vec![];
             }
         }
-        self.st.last_tap.insert(uid.clone(), now.mono_ms);
         match holder {
             Holder::Unknown => self.unknown_card(uid, now, ids),
             Holder::Known { member, year } => self.known_card(uid, member, year, now, ids),
         }
     }
 
+    /// Several cards on the reader at once: nobody is signed in or out, and
+    /// no card that was on the reader counts as lifted meanwhile (the reader
+    /// cannot tell which ones are there). Said once per presence, like a tap.
+    pub(crate) fn on_several_cards(&mut self, now: Now) -> Vec<Effect> {
+        let gap = self.cfg.debounce_ms;
+        for seen in self.st.last_tap.values_mut() {
+            if now.mono_ms - *seen < gap {
+                *seen = now.mono_ms;
+            }
+        }
+        let repeat = self.st.several_cards_ms.is_some_and(|t| now.mono_ms - t < gap);
+        self.st.several_cards_ms = Some(now.mono_ms);
+        if repeat || self.st.play.is_some() {
+            return vec![];
+        }
+        self.focus(Focus::Notice, now);
+        vec![Effect::Show(Screen::Error(ErrorKind::TwoCards)), Effect::Sound(Signal::Error)]
+    }
+
     fn unknown_card(&mut self, uid: CardUid, now: Now, ids: &mut Ids) -> Vec<Effect> {
         let tap_id = ids.next();
         let session_id = self.st.session.as_ref().map(|s| s.id.clone());
         let mut fx = tap_effects(&tap_id, &uid, None, TapOutcome::Unknown, session_id.as_deref(), false, None, None, now);
+        if let Focus::Technician { enrolling: true, .. } = &self.st.focus {
+            if uid.is_random() {
+                // Still waiting for a card: this one would never match again.
+                fx.push(Effect::Show(Screen::Error(ErrorKind::RandomUid)));
+                fx.push(Effect::Sound(Signal::Error));
+                return fx;
+            }
+        }
         if let Focus::Technician { name, enrolling: true, pin, .. } = &self.st.focus {
             let (name, pin) = (name.clone(), *pin);
             self.focus(Focus::Technician { name, enrolling: true, pending: Some(uid.clone()), pin }, now);

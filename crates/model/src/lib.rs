@@ -65,6 +65,12 @@ impl CardUid {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A random ID (ISO 14443-3: a 4-byte UID starting 08): phones and many
+    /// bank cards give a new one at every tap, so it never identifies a person.
+    pub fn is_random(&self) -> bool {
+        self.0.len() == 8 && self.0.starts_with("08")
+    }
 }
 
 impl TryFrom<String> for CardUid {

@@ -130,6 +130,15 @@ pub struct Counters {
     pub commands_ok: u64,
     pub commands_failed: u64,
     pub low_value_dropped: u64,
+    /// Card reader (`hw::counters`): reads, bad reads, refused input, faults.
+    #[serde(default)]
+    pub reader_reads: u64,
+    #[serde(default)]
+    pub reader_glitches: u64,
+    #[serde(default)]
+    pub reader_rejects: u64,
+    #[serde(default)]
+    pub reader_faults: u64,
 }
 
 /// A command from the hub on `cmd`.
@@ -352,5 +361,14 @@ mod tests {
         let v = serde_json::to_value(&a).unwrap();
         assert_eq!(v["error"]["code"], "unknown_command");
         assert!(v.get("result").is_none());
+    }
+
+    #[test]
+    fn counters_without_reader_fields_from_an_older_device_still_parse() {
+        let old = r#"{"connects":1,"connect_failures":0,"batches_acked":2,"records_acked":3,"batches_resent":0,"downlink_applied":0,"downlink_rejected":0,"commands_ok":0,"commands_failed":0,"low_value_dropped":0}"#;
+        let c: Counters = serde_json::from_str(old).unwrap();
+        assert_eq!((c.records_acked, c.reader_reads, c.reader_rejects), (3, 0, 0));
+        let now = serde_json::to_value(Counters { reader_rejects: 4, ..Counters::default() }).unwrap();
+        assert_eq!(now["reader_rejects"], 4);
     }
 }

@@ -1,6 +1,6 @@
 //! ISO 14443-3A card activation on the MFRC522: REQA/WUPA, anticollision and
 //! select through cascade levels 1-3 (4-, 7- and 10-byte UIDs), HLTA, and
-//! `read_card` which chains them. Relies on `transceive` for all bus traffic;
+//! `read_card` which chains them and notes whether several cards answered. Relies on `transceive` for all bus traffic;
 //! never retries on its own (the poll loop decides what a failed read means).
 
 use super::iso14443a::{self, Atqa, Card, Uid, CASCADE_TAG, HLTA_FRAME, NVB_SELECT, SAK_CASCADE_BIT};
@@ -36,7 +36,10 @@ impl<SPI: SpiDevice, RST: OutputPin, D: DelayNs> Mfrc522<SPI, RST, D> {
             Answer::Frame { .. } => Err(Error::Frame("ATQA is not two bytes")),
             // Cards with different ATQAs (e.g. 4- and 7-byte UIDs) collide here;
             // that is normal, anticollision sorts them out.
-            Answer::Collision { data, .. } => Ok(Some(Atqa([data[0], data[1]]))),
+            Answer::Collision { data, .. } => {
+                self.collided = true;
+                Ok(Some(Atqa([data[0], data[1]])))
+            }
         }
     }
 
@@ -89,6 +92,7 @@ impl<SPI: SpiDevice, RST: OutputPin, D: DelayNs> Mfrc522<SPI, RST, D> {
                 Answer::Silence => return Err(Error::CardLost),
                 Answer::Frame { data, len, .. } => (data, len, None),
                 Answer::Collision { data, len, coll_pos } => {
+                    self.collided = true;
                     (data, len, Some(coll_pos.ok_or(Error::CollisionUnresolved)?))
                 }
             };
@@ -161,6 +165,7 @@ impl<SPI: SpiDevice, RST: OutputPin, D: DelayNs> Mfrc522<SPI, RST, D> {
     /// One complete read: request, select through all cascade levels, HLTA.
     /// `Ok(None)` when no card is in the field.
     pub fn read_card(&mut self, wake: Wake) -> Res<Option<Card>, SPI> {
+        self.collided = false;
         let atqa = match wake {
             Wake::Reqa => self.reqa()?,
             Wake::Wupa => self.wupa()?,

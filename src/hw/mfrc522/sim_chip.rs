@@ -76,6 +76,7 @@ struct Model {
     timing: SimTiming,
     stats: BusStats,
     disconnected: bool,
+    miso_high: bool,
     fail_transactions: u32,
     allow_in_place: bool,
 }
@@ -392,6 +393,7 @@ impl SimChip {
             timing,
             stats: BusStats::default(),
             disconnected: false,
+            miso_high: false,
             fail_transactions: 0,
             allow_in_place: false,
         };
@@ -456,6 +458,16 @@ impl SimChip {
     pub fn set_disconnected(&self, gone: bool) {
         self.lock().disconnected = gone;
     }
+    /// Simulates MISO stuck high: every byte read is 0xFF; writes still arrive.
+    pub fn set_miso_stuck_high(&self, stuck: bool) {
+        self.lock().miso_high = stuck;
+    }
+    /// The RF side dies: both antenna drivers switch off while every other
+    /// register keeps its value, so the timer still ends each wait and reads
+    /// look like an empty field (the "stops after hours" failure).
+    pub fn kill_antenna(&self) {
+        self.lock().regs[TX_CONTROL as usize] &= !(TX_CONTROL_TX1_RF_EN | TX_CONTROL_TX2_RF_EN);
+    }
     /// The next `n` SPI transactions fail with a bus error.
     pub fn fail_next_transactions(&self, n: u32) {
         self.lock().fail_transactions = n;
@@ -507,6 +519,7 @@ impl SpiDevice for SimSpi {
         m.stats.bytes += mosi.len() as u64;
         m.stats.bus_ns += bus_ns;
         let miso = m.session(&mosi);
+        let miso = if m.miso_high { vec![0xFF; miso.len()] } else { miso };
         let mut pos = 0;
         for op in ops.iter_mut() {
             match op {

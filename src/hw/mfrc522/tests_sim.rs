@@ -42,6 +42,12 @@ fn clone_and_counterfeit_versions_are_named_clearly() {
     let (_, d) = ready(0x88);
     assert_eq!(d.chip_version(), Some(ChipVersion::Fm17522));
     assert!(ChipVersion::Fm17522.describe().contains("FM17522"));
+    for (v, named) in [(0xB2, ChipVersion::Fm17522B2), (0x89, ChipVersion::Fm17522E)] {
+        assert_eq!(ChipVersion::from_register(v), named);
+        assert_eq!(named.register_value(), v);
+        assert!(named.describe().contains("FM17522") && !named.is_genuine());
+        assert_eq!(named.self_test_reference(), None, "no reference measured: a warning, never a failure");
+    }
     let (_, d) = ready(0x12);
     assert_eq!(d.chip_version(), Some(ChipVersion::Counterfeit));
     assert!(ChipVersion::Counterfeit.describe().contains("counterfeit"));
@@ -139,8 +145,10 @@ fn two_cards_at_once_are_resolved_one_after_the_other() {
     chip.add_card(card(&[0x11, 0x22, 0x33, 0x44]));
     chip.add_card(card(&[0x11, 0x22, 0x37, 0x44]));
     let first = uid_of(&d.read_card(Wake::Reqa).unwrap());
+    assert!(d.several_cards_seen(), "the read that met both cards says so");
     // The first is halted now; REQA reaches only the other one.
     let second = uid_of(&d.read_card(Wake::Reqa).unwrap());
+    assert!(!d.several_cards_seen());
     let mut got = vec![first, second];
     got.sort();
     assert_eq!(got, vec!["11223344", "11223744"]);

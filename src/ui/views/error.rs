@@ -23,6 +23,8 @@ pub(crate) fn apply(w: &g::KioskWindow, prev: Option<&ErrorState>, v: &ErrorStat
             Some(ErrorKind::DiskFull) => g::Fault::DiskFull,
             Some(ErrorKind::ReadOnly) => g::Fault::ReadOnly,
             Some(ErrorKind::ReaderFault) => g::Fault::ReaderFault,
+            Some(ErrorKind::RandomUid) => g::Fault::RandomUid,
+            Some(ErrorKind::TwoCards) => g::Fault::TwoCards,
             Some(ErrorKind::Database) | None => g::Fault::Database,
         });
     }

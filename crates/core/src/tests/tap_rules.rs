@@ -1,7 +1,7 @@
 use super::fixture::*;
 use crate::*;
 use crate::model::Signal;
-use crate::model::Role;
+use crate::model::{Member, Role};
 
 #[test]
 fn a_member_outside_a_session_sees_their_status_and_nothing_is_credited() {
@@ -31,14 +31,74 @@ fn every_accepted_tap_writes_one_tap_row_and_queues_one_tap_message() {
 }
 
 #[test]
-fn the_same_card_within_the_debounce_window_is_one_tap() {
+fn a_card_seen_again_within_the_presence_gap_is_the_same_tap_and_a_lifted_card_taps_anew() {
     let mut r = Rig::new();
     let zhang = member("m1", "张伟", &[Role::Member]);
     assert!(!r.tap(&zhang).is_empty());
     r.advance_s(4);
     assert!(r.tap(&zhang).is_empty(), "a second read 4 s later is the same tap");
-    r.advance_s(2);
-    assert!(!r.tap(&zhang).is_empty(), "6 s after the first it is a new tap");
+    r.advance_s(4);
+    assert!(r.tap(&zhang).is_empty(), "the repeat at 4 s moved the last sighting: 8 s after the first is still the same tap");
+    r.advance_s(6);
+    assert!(!r.tap(&zhang).is_empty(), "6 s without a sighting: the card was lifted, this is a new tap");
+}
+
+/// Taps `m` every `every_ms` for `hold_ms`, as a reader reports a card left on it;
+/// returns every effect produced after the first sighting.
+fn hold(r: &mut Rig, m: &Member, every_ms: i64, hold_ms: i64) -> Vec<Effect> {
+    let mut later = Vec::new();
+    let mut t = every_ms;
+    while t <= hold_ms {
+        r.wall += every_ms;
+        r.mono += every_ms;
+        later.extend(r.tap(m));
+        if r.n % 300 == 0 {
+            later.extend(r.ev(Event::Tick));
+        }
+        t += every_ms;
+    }
+    later
+}
+
+#[test]
+fn a_card_left_on_a_wedge_reader_repeating_every_second_for_three_hours_signs_in_once_and_never_out() {
+    let mut r = Rig::new();
+    let (trainer, zhang) = (member("t1", "李老师", &[Role::Trainer]), member("m1", "张伟", &[Role::Member]));
+    r.start_session(&trainer);
+    r.advance_s(6);
+    assert_eq!(member_outcome(&r.tap(&zhang)), MemberOutcome::SignedIn);
+    let later = hold(&mut r, &zhang, 1000, 3 * 3600 * 1000);
+    assert!(records(&later).iter().all(|x| !matches!(x, Record::Tap { .. } | Record::SignOut { .. })), "{later:?}");
+    assert!(credits(&later).is_empty());
+}
+
+#[test]
+fn a_card_left_on_an_mfrc522_with_a_300_ms_read_gap_after_eleven_minutes_is_never_signed_out() {
+    let mut r = Rig::new();
+    let (trainer, zhang) = (member("t1", "李老师", &[Role::Trainer]), member("m1", "张伟", &[Role::Member]));
+    r.start_session(&trainer);
+    r.advance_s(6);
+    assert_eq!(member_outcome(&r.tap(&zhang)), MemberOutcome::SignedIn);
+    // The MFRC522 reader reports a held card once a second; after 11 minutes
+    // the field drops it for 300 ms and it "arrives" again at the reader.
+    let mut later = hold(&mut r, &zhang, 1000, 11 * 60 * 1000);
+    r.wall += 300;
+    r.mono += 300;
+    later.extend(r.tap(&zhang));
+    later.extend(hold(&mut r, &zhang, 1000, 30 * 60 * 1000));
+    assert!(records(&later).is_empty(), "{later:?}");
+}
+
+#[test]
+fn after_the_card_is_lifted_past_the_gap_and_the_minimum_stay_a_new_tap_signs_out() {
+    let mut r = Rig::new();
+    let (trainer, zhang) = (member("t1", "李老师", &[Role::Trainer]), member("m1", "张伟", &[Role::Member]));
+    r.start_session(&trainer);
+    r.advance_s(6);
+    r.tap(&zhang);
+    hold(&mut r, &zhang, 1000, 20 * 60 * 1000);
+    r.advance_s(10);
+    assert!(matches!(member_outcome(&r.tap(&zhang)), MemberOutcome::SignedOut { .. }));
 }
 
 #[test]
@@ -230,4 +290,66 @@ fn a_member_cannot_start_a_session() {
     r.tap(&member("m1", "张伟", &[Role::Member]));
     let fx = r.ev(Event::StartSession { schedule_id: None, title: "x".into() });
     assert_eq!(fx, vec![Effect::Sound(Signal::Error)]);
+}
+
+#[test]
+fn a_random_uid_offered_for_enrolment_is_refused_with_its_reason_and_the_panel_keeps_waiting() {
+    let mut r = Rig::new();
+    r.tap(&member("x1", "陈工", &[Role::Technician]));
+    r.ev(Event::BeginEnrol);
+    let fx = r.tap_unknown("08A1B2C3");
+    assert_eq!(screen(&fx), Some(Screen::Error(ErrorKind::RandomUid)));
+    assert_eq!(sound(&fx), Some(Signal::Error));
+    let phone = crate::model::CardUid::parse("08A1B2C3").unwrap();
+    assert!(records(&r.ev(Event::EnrolCard { uid: phone, member_id: "m1".into() })).is_empty(), "never enrolled");
+    r.advance_s(1);
+    assert!(matches!(screen(&r.tap_unknown("0A0B0C0D")), Some(Screen::Enrol { uid: Some(_) })), "a real card is still taken");
+}
+
+#[test]
+fn a_seven_byte_uid_starting_08_is_not_random() {
+    assert!(crate::model::CardUid::parse("08A1B2C3").unwrap().is_random());
+    assert!(!crate::model::CardUid::parse("08A1B2C3D4E5F6").unwrap().is_random());
+    assert!(!crate::model::CardUid::parse("04A1B2C3").unwrap().is_random());
+}
+
+#[test]
+fn two_cards_at_once_sign_nobody_in_and_say_so_once_while_they_stay() {
+    let mut r = Rig::new();
+    let (trainer, zhang) = (member("t1", "李老师", &[Role::Trainer]), member("m1", "张伟", &[Role::Member]));
+    r.start_session(&trainer);
+    r.advance_s(6);
+    let fx = r.ev(Event::SeveralCards);
+    assert_eq!(fx, vec![Effect::Show(Screen::Error(ErrorKind::TwoCards)), Effect::Sound(Signal::Error)]);
+    for _ in 0..30 {
+        r.advance_s(1);
+        assert!(r.ev(Event::SeveralCards).is_empty(), "said once while the cards stay");
+    }
+    r.advance_s(6);
+    assert_eq!(screen(&r.ev(Event::Tick)), Some(Screen::Idle), "the notice times out");
+    // One card lifted: the one left is a tap of its own.
+    assert_eq!(member_outcome(&r.tap(&zhang)), MemberOutcome::SignedIn);
+}
+
+#[test]
+fn a_second_card_laid_on_a_held_one_does_not_make_the_held_card_arrive_again() {
+    let mut r = Rig::new();
+    let (trainer, zhang) = (member("t1", "李老师", &[Role::Trainer]), member("m1", "张伟", &[Role::Member]));
+    r.start_session(&trainer);
+    r.advance_s(6);
+    r.tap(&zhang);
+    // Twenty minutes later someone lays a second card on top for 8 s; the reader
+    // reports only "several cards" meanwhile, then the held card alone again.
+    let mut later = Vec::new();
+    for _ in 0..1200 {
+        r.advance_s(1);
+        later.extend(r.tap(&zhang));
+    }
+    for _ in 0..8 {
+        r.advance_s(1);
+        r.ev(Event::SeveralCards);
+    }
+    r.advance_s(1);
+    later.extend(r.tap(&zhang));
+    assert!(records(&later).is_empty(), "{later:?}");
 }

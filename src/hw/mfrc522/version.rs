@@ -1,0 +1,91 @@
+//! MFRC522 chip versions as VersionReg gives them, with the self-test
+//! reference of each version that has one (datasheet 16.1.1; FM17522 values
+//! measured from real chips). Plain data: no bus traffic.
+
+/// What the VersionReg says the chip is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChipVersion {
+    /// NXP MFRC522 version 1.0 (0x91).
+    V1,
+    /// NXP MFRC522 version 2.0 (0x92).
+    V2,
+    /// Fudan FM17522 (0x88), a common clone on cheap modules.
+    Fm17522,
+    /// 0xB2: another FM17522 revision seen on cheap modules.
+    Fm17522B2,
+    /// 0x89: Fudan FM17522E.
+    Fm17522E,
+    /// 0x12: counterfeit chips sold as MFRC522.
+    Counterfeit,
+    Unknown(u8),
+}
+
+impl ChipVersion {
+    pub fn from_register(v: u8) -> ChipVersion {
+        match v {
+            0x91 => ChipVersion::V1,
+            0x92 => ChipVersion::V2,
+            0x88 => ChipVersion::Fm17522,
+            0xB2 => ChipVersion::Fm17522B2,
+            0x89 => ChipVersion::Fm17522E,
+            0x12 => ChipVersion::Counterfeit,
+            other => ChipVersion::Unknown(other),
+        }
+    }
+    pub fn register_value(self) -> u8 {
+        match self {
+            ChipVersion::V1 => 0x91,
+            ChipVersion::V2 => 0x92,
+            ChipVersion::Fm17522 => 0x88,
+            ChipVersion::Fm17522B2 => 0xB2,
+            ChipVersion::Fm17522E => 0x89,
+            ChipVersion::Counterfeit => 0x12,
+            ChipVersion::Unknown(v) => v,
+        }
+    }
+    pub fn is_genuine(self) -> bool {
+        matches!(self, ChipVersion::V1 | ChipVersion::V2)
+    }
+    /// A sentence for logs and `doctor reader`.
+    pub fn describe(self) -> String {
+        match self {
+            ChipVersion::V1 => "NXP MFRC522 version 1.0 (0x91)".into(),
+            ChipVersion::V2 => "NXP MFRC522 version 2.0 (0x92)".into(),
+            ChipVersion::Fm17522 => "Fudan FM17522 clone (0x88): compatible, self-test has a known reference".into(),
+            ChipVersion::Fm17522B2 => "Fudan FM17522 clone (0xB2): compatible; no self-test reference".into(),
+            ChipVersion::Fm17522E => "Fudan FM17522E clone (0x89): compatible; no self-test reference".into(),
+            ChipVersion::Counterfeit => "counterfeit MFRC522 (0x12): usually reads cards but has no self-test reference; replace the module if reads are unreliable".into(),
+            ChipVersion::Unknown(v) => format!("unknown chip version {v:#04x}: not an MFRC522 we know; reads may fail"),
+        }
+    }
+    /// The 64 bytes the digital self-test leaves in the FIFO (datasheet 16.1.1;
+    /// the FM17522 values are measured from real chips).
+    pub fn self_test_reference(self) -> Option<&'static [u8; 64]> {
+        match self {
+            ChipVersion::V1 => Some(&SELF_TEST_V1),
+            ChipVersion::V2 => Some(&SELF_TEST_V2),
+            ChipVersion::Fm17522 => Some(&SELF_TEST_FM17522),
+            _ => None,
+        }
+    }
+}
+
+// Datasheet 16.1.1 (NXP MFRC522 rev. 3.8): FIFO contents after the self-test.
+const SELF_TEST_V1: [u8; 64] = [
+    0x00, 0xC6, 0x37, 0xD5, 0x32, 0xB7, 0x57, 0x5C, 0xC2, 0xD8, 0x7C, 0x4D, 0xD9, 0x70, 0xC7, 0x73,
+    0x10, 0xE6, 0xD2, 0xAA, 0x5E, 0xA1, 0x3E, 0x5A, 0x14, 0xAF, 0x30, 0x61, 0xC9, 0x70, 0xDB, 0x2E,
+    0x64, 0x22, 0x72, 0xB5, 0xBD, 0x65, 0xF4, 0xEC, 0x22, 0xBC, 0xD3, 0x72, 0x35, 0xCD, 0xAA, 0x41,
+    0x1F, 0xA7, 0xF3, 0x53, 0x14, 0xDE, 0x7E, 0x02, 0xD9, 0x0F, 0xB5, 0x5E, 0x25, 0x1D, 0x29, 0x79,
+];
+const SELF_TEST_V2: [u8; 64] = [
+    0x00, 0xEB, 0x66, 0xBA, 0x57, 0xBF, 0x23, 0x95, 0xD0, 0xE3, 0x0D, 0x3D, 0x27, 0x89, 0x5C, 0xDE,
+    0x9D, 0x3B, 0xA7, 0x00, 0x21, 0x5B, 0x89, 0x82, 0x51, 0x3A, 0xEB, 0x02, 0x0C, 0xA5, 0x00, 0x49,
+    0x7C, 0x84, 0x4D, 0xB3, 0xCC, 0xD2, 0x1B, 0x81, 0x5D, 0x48, 0x76, 0xD5, 0x71, 0x61, 0x21, 0xA9,
+    0x86, 0x96, 0x83, 0x38, 0xCF, 0x9D, 0x5B, 0x6D, 0xDC, 0x15, 0xBA, 0x3E, 0x7D, 0x95, 0x3B, 0x2F,
+];
+const SELF_TEST_FM17522: [u8; 64] = [
+    0x00, 0xD6, 0x78, 0x8C, 0xE2, 0xAA, 0x0C, 0x18, 0x2A, 0xB8, 0x7A, 0x7F, 0xD3, 0x6A, 0xCF, 0x0B,
+    0xB1, 0x37, 0x63, 0x4B, 0x69, 0xAE, 0x91, 0xC7, 0xC3, 0x97, 0xAE, 0x77, 0xF4, 0x37, 0xD7, 0x9B,
+    0x7C, 0xF5, 0x3C, 0x11, 0x8F, 0x15, 0xC3, 0xD7, 0xC1, 0x5B, 0x00, 0x2A, 0xD0, 0x75, 0xDE, 0x9E,
+    0x51, 0x64, 0xAB, 0x3E, 0xE9, 0x15, 0xB5, 0xAB, 0x56, 0x9A, 0x98, 0x82, 0x26, 0xEA, 0x2A, 0x62,
+];
