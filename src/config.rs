@@ -248,7 +248,7 @@ impl Config {
     pub fn load_any(path: &Path) -> Result<Loaded, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        Config::parse_any(&text).map_err(|message| ConfigError::Invalid { path: path.to_path_buf(), message })
+        Config::parse_checked(&text, true).map_err(|message| ConfigError::Invalid { path: path.to_path_buf(), message })
     }
 
     /// Parses and validates config text; the error names the key and the problem.
@@ -262,6 +262,11 @@ impl Config {
     /// As [`Config::parse`], but a file that only lacks the identity is
     /// `NeedsProvisioning` instead of an error. Every other problem is still one.
     pub fn parse_any(text: &str) -> Result<Loaded, String> {
+        Config::parse_checked(text, false)
+    }
+
+    /// `files`: also check that the files `[hub]` names can be read (config_hub.rs).
+    fn parse_checked(text: &str, files: bool) -> Result<Loaded, String> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
             match e.span() {
@@ -292,6 +297,7 @@ impl Config {
             }));
         }
         cfg.validate()?;
+        crate::config_hub::check(text, &cfg.device, files)?;
         Ok(Loaded::Ready(cfg))
     }
 

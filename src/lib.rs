@@ -6,6 +6,7 @@ pub mod board;
 pub mod clock;
 pub mod clock_watch;
 pub mod config;
+pub mod config_hub;
 pub mod core;
 pub mod demo;
 pub mod doctor;

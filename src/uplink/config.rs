@@ -202,8 +202,9 @@ mod tests {
         let h = HubConfig::from_settings(&cfg.hub, &cfg.device).unwrap();
         assert_eq!((h.district.as_str(), h.centre.as_str(), h.device.as_str(), h.inflight), ("d9", "c3", "pi-7", 4));
         assert!(h.enabled());
-        let bad = crate::config::Config::parse("[device]\ncentre = \"c\"\nid = \"p\"\n[hub]\nurl = \"mqtt://x\"\nbatch_byte = 1\n").unwrap();
-        assert!(HubConfig::from_settings(&bad.hub, &bad.device).unwrap_err().contains("batch_byte"));
+        // A bad key is refused when the file is read, with its line (config_hub.rs).
+        let bad = crate::config::Config::parse("[device]\ncentre = \"c\"\nid = \"p\"\n[hub]\nurl = \"mqtt://x\"\nbatch_byte = 1\n").unwrap_err();
+        assert!(bad.contains("line 6") && bad.contains("batch_byte"), "{bad}");
     }
 
     #[test]
