@@ -161,6 +161,7 @@ fn run_provisioned(args: RunArgs, mut cfg: Config, config_path: Option<PathBuf>,
     }
     let presenter = Box::new(LinePresenter { format: args.output });
     let mut shell = Shell::new(CoreConfig::from_config(&cfg), store, clock.clone(), indicator, presenter).context("restoring the kiosk state")?;
+    shell.check_at_start(&cfg.device.data_dir);
     tracing::info!(centre = %cfg.device.centre, device = %cfg.device.id, socket = %socket.display(), "kiosk running; tap cards with `microclass tap <UID>`");
     drop(tx);
     let mut service = microclass::service::ServiceHooks::from_env(clock.clone(), stop.clone());

@@ -28,7 +28,8 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
 #[allow(clippy::too_many_arguments)]
 pub fn run(backend: Backend, size: (u32, u32), cfg: &Config, config_path: Option<PathBuf>, hub: Option<UplinkMonitor>, store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, rx: Receiver<Input>, tx: Sender<Input>, stop: Arc<AtomicBool>, socket: &Path) -> Result<()> {
     let (presenter, inbox) = kiosk::presenter();
-    let shell = Shell::new(CoreConfig::from_config(cfg), store, clock, indicator, presenter).context("restoring the kiosk state")?;
+    let mut shell = Shell::new(CoreConfig::from_config(cfg), store, clock, indicator, presenter).context("restoring the kiosk state")?;
+    shell.check_at_start(&cfg.device.data_dir);
     let d = &cfg.device;
     let opts = UiOptions {
         backend,
