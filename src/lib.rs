@@ -3,6 +3,7 @@
 pub mod app;
 pub mod bench;
 pub mod board;
+pub mod broker_acl;
 pub mod clock;
 pub mod clock_watch;
 pub mod config;

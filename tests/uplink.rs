@@ -12,7 +12,7 @@ use microclass::model::CardUid;
 use microclass::store::Store;
 use microclass::uplink::envelope::{generate_key, seal, DocKind};
 use microclass::uplink::{self, outbox, HubConfig, MetaSink, StandaloneCommands, StoreSink, Uplink, UplinkHandle};
-use rumqttc::{TlsConfiguration, Transport};
+use rumqttc::Transport;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
