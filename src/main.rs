@@ -79,14 +79,14 @@ fn dispatch(cli: Cli, log: std::sync::Arc<dyn microclass::logging::LogControl>) 
                 Some(s) => s.clone(),
                 None => cli::control_socket(config)?,
             };
-            cli::tap::run(args, socket)?;
+            return cli::tap::run(args, socket);
         }
         Command::Ctl(args) => {
             let socket = match &args.socket {
                 Some(s) => s.clone(),
                 None => cli::control_socket(config)?,
             };
-            cli::tap::ctl(args, socket)?;
+            return cli::tap::ctl(args, socket);
         }
         Command::Screenshot(args) => {
             let socket = match &args.socket {

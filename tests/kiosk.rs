@@ -90,8 +90,9 @@ fn taps_through_the_cli_print_the_effects_of_a_whole_session() {
     assert_eq!(next_line(&lines), "signed in: 王芳 (第三支部) 0.0/32 h; required still owed: 党史学习：百年奋斗, 党章党规微党课");
     cli(&cfg, &["tap", "04A1B2C9"]);
     assert!(next_line(&lines).starts_with("signed in: 赵敏 (第五支部) 0.0/32 h [mobile]"));
-    let again = cli(&cfg, &["tap", "04A1B2C4"]);
-    assert!(again.contains("debounced"), "{again}");
+    let again = Command::new(BIN).arg("--config").arg(&cfg).args(["tap", "04A1B2C4"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(3), "a debounced tap is ignored, not recorded");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("ignored: debounced"), "{again:?}");
 
     // The trainer ends the session after the debounce window.
     std::thread::sleep(Duration::from_millis(5100));

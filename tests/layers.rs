@@ -130,7 +130,7 @@ fn the_kiosk_does_not_depend_on_the_hub_or_a_postgresql_client() {
 #[test]
 fn the_core_and_the_protocol_depend_on_the_model_and_plain_data_crates_only() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let allowed_core = ["microclass-model", "serde", "serde_json", "ulid", "chrono"];
+    let allowed_core = ["microclass-model", "serde", "serde_json", "ulid", "chrono", "thiserror"];
     for (name, _) in normal_deps(&root.join("crates/core/Cargo.toml")) {
         assert!(allowed_core.contains(&name.as_str()), "microclass-core depends on {name}");
     }

@@ -13,7 +13,7 @@ use microclass::store::Store;
 use microclass::uplink::envelope::{generate_key, seal, DocKind};
 use microclass::store::drain as outbox;
 use microclass::uplink::{self, HubConfig, MetaSink, StandaloneCommands, StoreSink, Uplink, UplinkHandle};
-use rumqttc::{TlsConfiguration, Transport};
+use rumqttc::Transport;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -33,9 +33,9 @@ pub const LOOP_TICK: Duration = Duration::from_millis(250);
 pub enum AssembleError {
     #[error("the screen cannot start here: {0}")]
     Preflight(String),
-    #[error("cannot create data dir {path}: {source}")]
+    #[error("cannot create data dir {path}")]
     DataDir { path: PathBuf, source: std::io::Error },
-    #[error("opening the database {path}: {source}")]
+    #[error("opening the database {path}")]
     Store { path: PathBuf, source: StoreError },
     #[error("loading the demo data: {0}")]
     Demo(StoreError),
@@ -43,7 +43,7 @@ pub enum AssembleError {
     Signals(std::io::Error),
     #[error("opening the card reader and indicators: {0}")]
     Hardware(#[from] crate::board::BoardError),
-    #[error("starting the {what} thread: {source}")]
+    #[error("starting the {what} thread")]
     Thread { what: &'static str, source: std::io::Error },
     #[error("starting the control socket: {0}")]
     Control(#[from] control::ControlError),
@@ -209,6 +209,7 @@ pub fn run(assembly: Assembly, mut front: Box<dyn Front>) -> Result<(), Assemble
                     return Err(AssembleError::Restore(e));
                 }
             };
+            shell.check_at_start(&cfg.device.data_dir);
             if let Some(u) = &uplink {
                 // A committed record leaves at once, not at the uplink's next poll.
                 let nudger = u.nudger();

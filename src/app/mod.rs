@@ -6,8 +6,10 @@
 pub mod assemble;
 pub mod capture;
 pub mod control;
+pub mod framing;
 pub mod hub_link;
 pub mod lines;
+pub mod reply;
 pub mod run;
 pub mod shell;
 
@@ -23,10 +25,12 @@ use std::sync::mpsc::Sender;
 
 /// Everything the kiosk loop reacts to.
 pub enum Input {
-    /// A card tap; `reply` gets the one-line result (control socket callers).
-    Tap { uid: CardUid, reply: Option<Sender<String>> },
+    /// A card tap; `reply` gets the result (control socket callers).
+    Tap { uid: CardUid, reply: Option<Sender<reply::Reply>> },
     /// A UI action or hub update for the core.
     Event(Event),
+    /// A screen action from the control socket; `reply` says what really happened.
+    Action { event: Event, reply: Sender<reply::Reply> },
     /// Resolve a course for the player (control socket `play`).
     Lookup { course_id: String, reply: Sender<Option<crate::core::PlayedCourse>> },
     /// Resolve a course for the touchscreen player: the course, and its files in

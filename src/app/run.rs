@@ -1,12 +1,14 @@
 //! The kiosk loop and its input threads. The loop owns the shell; every
 //! other thread only sends `Input`s. The loop never panics on bad input.
 
+use super::framing::{read_frame, Frame, Throttle};
 use super::lines::screen_line;
+use super::reply::{self, Reply};
 use super::{Input, Presenter, Shell, Shown};
 use crate::core::Event;
 use crate::hw::{CardReader, ReaderError};
 use crate::model::CardUid;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -67,7 +69,7 @@ pub fn run_loop(shell: &mut Shell, rx: Receiver<Input>, stop: Arc<AtomicBool>, t
                         tracing::info!(%uid, "reader test: card read");
                         let _ = test.send(uid.clone());
                         if let Some(r) = reply {
-                            let _ = r.send(format!("- reader test: card {uid} read"));
+                            let _ = r.send(Reply::Ok(format!("- reader test: card {uid} read")));
                         }
                     }
                     None => tap(shell, uid, reply),
@@ -82,6 +84,11 @@ pub fn run_loop(shell: &mut Shell, rx: Receiver<Input>, stop: Arc<AtomicBool>, t
             Ok(Input::Tap { uid, reply }) => tap(shell, uid, reply),
             Ok(Input::Event(e)) => {
                 shell.event(e);
+            }
+            Ok(Input::Action { event, reply }) => {
+                let why = reply::why_refused(&event, shell.kiosk().state());
+                let shown = shell.event(event);
+                let _ = reply.send(reply::for_action(shell.provisioned(), &shown, why));
             }
             Ok(Input::Lookup { course_id, reply }) => {
                 let _ = reply.send(shell.played_course(&course_id));
@@ -104,16 +111,10 @@ pub fn run_loop(shell: &mut Shell, rx: Receiver<Input>, stop: Arc<AtomicBool>, t
     }
 }
 
-fn tap(shell: &mut Shell, uid: CardUid, reply: Option<Sender<String>>) {
+fn tap(shell: &mut Shell, uid: CardUid, reply: Option<Sender<Reply>>) {
     let shown = shell.tap(uid);
     if let Some(r) = reply {
-        let line = match (&shown.screen, &shown.tap_id) {
-            _ if !shell.provisioned() => "- ignored: this device is not provisioned yet (first-boot wizard)".to_string(),
-            (Some(s), Some(id)) => format!("{id} {}", screen_line(s)),
-            (Some(s), None) => format!("- {}", screen_line(s)),
-            (None, _) => "- debounced (the same card is still on the reader: seen again within the presence gap)".to_string(),
-        };
-        let _ = r.send(line);
+        let _ = r.send(reply::for_tap(shell.provisioned(), &shown));
     }
 }
 
@@ -158,11 +159,38 @@ pub fn spawn_reader(mut reader: Box<dyn CardReader>, tx: Sender<Input>, stop: Ar
     Ok(())
 }
 
+/// The longest stdin line read as a card UID; longer lines are skipped unread.
+pub const MAX_STDIN_LINE_BYTES: usize = 256;
+
 /// Reads card UIDs, one per line, from standard input (simulated board).
+/// Bad lines (too long, not UTF-8, not a UID) are skipped and logged with a
+/// throttle, so no input can stop the reader or flood the log.
 pub fn spawn_stdin_taps(tx: Sender<CardUid>) -> std::io::Result<()> {
     std::thread::Builder::new().name("stdin".into()).spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { return };
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        let (mut too_long, mut not_utf8, mut not_uid) = (Throttle::default(), Throttle::default(), Throttle::default());
+        loop {
+            let line = match read_frame(&mut input, MAX_STDIN_LINE_BYTES) {
+                Ok(Some(Frame::Line(line))) => line,
+                Ok(Some(Frame::TooLong { len })) => {
+                    if too_long.should_log(1000) {
+                        tracing::warn!(bytes = len, limit = MAX_STDIN_LINE_BYTES, so_far = too_long.count(), "ignoring an overlong stdin line");
+                    }
+                    continue;
+                }
+                Ok(Some(Frame::NotUtf8)) => {
+                    if not_utf8.should_log(1000) {
+                        tracing::warn!(so_far = not_utf8.count(), "ignoring a stdin line that is not UTF-8");
+                    }
+                    continue;
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "stdin read failed; no more stdin taps");
+                    return;
+                }
+            };
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -173,7 +201,11 @@ pub fn spawn_stdin_taps(tx: Sender<CardUid>) -> std::io::Result<()> {
                         return;
                     }
                 }
-                Err(e) => tracing::warn!(input = line, error = %e, "ignoring a line that is not a card UID"),
+                Err(e) => {
+                    if not_uid.should_log(1000) {
+                        tracing::warn!(input = line, error = %e, so_far = not_uid.count(), "ignoring a line that is not a card UID");
+                    }
+                }
             }
         }
     })?;

@@ -52,7 +52,17 @@ pub struct Shell {
     on_enqueued: Option<Box<dyn Fn() + Send>>,
     /// The reader-fault screen is what the screen shows now.
     reader_fault_shown: bool,
+    /// A fault found at start (damaged database pages): every tap and action
+    /// shows it and nothing is recorded until a technician repairs the store.
+    held: Option<ErrorKind>,
+    /// The data dir whose free space is checked before each record (set by `check_at_start`).
+    data_dir: Option<std::path::PathBuf>,
 }
+
+/// Below this much free space in the data dir the kiosk shows the disk-full
+/// screen and records nothing: a commit could fail half-way through the WAL,
+/// and a checkpoint could not grow the database file.
+pub const MIN_FREE_BYTES: u64 = 1024 * 1024;
 
 impl Shell {
     /// Builds the shell, resuming a session that was running before a restart.
@@ -61,7 +71,7 @@ impl Shell {
         if let Some(s) = &session {
             tracing::info!(session = %s.id, present = s.present.len(), "resuming the session that was running");
         }
-        Ok(Shell { kiosk: Kiosk::with_session(kiosk_cfg, session), store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: true, on_enqueued: None, reader_fault_shown: false })
+        Ok(Shell { kiosk: Kiosk::with_session(kiosk_cfg, session), store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: true, on_enqueued: None, reader_fault_shown: false, held: None, data_dir: None })
     }
 
     /// A shell for a device that is not provisioned (the first-boot wizard is
@@ -70,7 +80,7 @@ impl Shell {
     pub fn first_boot(store: Store, clock: Arc<dyn Clock>, indicator: Box<dyn Indicator>, presenter: Box<dyn Presenter>) -> Shell {
         // The core is never asked while unprovisioned; its config only fills the slot.
         let kiosk = Kiosk::new(crate::core::CoreConfig::unprovisioned());
-        Shell { kiosk, store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: false, on_enqueued: None, reader_fault_shown: false }
+        Shell { kiosk, store, clock, indicator, presenter, stats: ShellStats::default(), provisioned: false, on_enqueued: None, reader_fault_shown: false, held: None, data_dir: None }
     }
 
     /// Calls `f` after every commit that queued a message for the hub, so the
@@ -108,8 +118,69 @@ impl Shell {
         &self.stats
     }
 
+    /// Checks the store and the disk before the first tap: damaged pages
+    /// (`PRAGMA quick_check`) hold the database-fault screen for good; a full
+    /// disk shows the disk-full screen, and from now on every record first
+    /// checks the free space of `data_dir`. Returns the fault shown, if any.
+    pub fn check_at_start(&mut self, data_dir: &std::path::Path) -> Option<ErrorKind> {
+        self.data_dir = Some(data_dir.to_path_buf());
+        match self.store.damage() {
+            Ok(problems) if problems.is_empty() => {}
+            Ok(problems) => {
+                tracing::error!(problems = %problems.join("; "), "the database is damaged (quick_check); refusing to record until it is repaired");
+                return Some(self.hold_fault(ErrorKind::Database));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the database check failed; refusing to record until it is repaired");
+                return Some(self.hold_fault(ErrorKind::Database));
+            }
+        }
+        if self.disk_full() {
+            self.emit_fault(ErrorKind::DiskFull);
+            return Some(ErrorKind::DiskFull);
+        }
+        None
+    }
+
+    /// True when the data dir has less than [`MIN_FREE_BYTES`] free (logged).
+    fn disk_full(&self) -> bool {
+        let Some(dir) = &self.data_dir else { return false };
+        match crate::library::disk::free_bytes(dir) {
+            Ok(free) if free < MIN_FREE_BYTES => {
+                tracing::error!(free_bytes = free, data_dir = %dir.display(), "the disk is full: nothing can be recorded");
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the free space of the data dir");
+                false
+            }
+        }
+    }
+
+    /// Holds `kind` on the screen: every later tap and action shows it and records nothing.
+    pub fn hold_fault(&mut self, kind: ErrorKind) -> ErrorKind {
+        self.held = Some(kind);
+        self.emit_fault(kind);
+        kind
+    }
+
+    fn emit_fault(&mut self, kind: ErrorKind) -> Shown {
+        let shown = Shown { screen: Some(Screen::Error(kind)), sound: Some(Signal::Error), tap_id: None, play: None, stop_video: false };
+        self.emit(&shown);
+        shown
+    }
+
     /// A card was presented.
     pub fn tap(&mut self, uid: CardUid) -> Shown {
+        if let Some(kind) = self.held {
+            tracing::warn!(%uid, "card not recorded: the store has a fault");
+            return self.emit_fault(kind);
+        }
+        if self.disk_full() {
+            self.stats.store_errors += 1;
+            return self.emit_fault(ErrorKind::DiskFull);
+        }
         if !self.provisioned {
             tracing::warn!(%uid, "card ignored: this device is not provisioned yet (finish the first-boot wizard)");
             let shown = Shown { screen: None, sound: Some(Signal::Error), tap_id: None, play: None, stop_video: false };
@@ -171,6 +242,17 @@ impl Shell {
                 tracing::info!(?event, "ignored: this device is not provisioned yet");
             }
             return Shown { screen: None, sound: None, tap_id: None, play: None, stop_video: false };
+        }
+        if let Some(kind) = self.held {
+            if matches!(event, Event::Tick) {
+                return Shown { screen: None, sound: None, tap_id: None, play: None, stop_video: false };
+            }
+            tracing::warn!(?event, "not recorded: the store has a fault");
+            return self.emit_fault(kind);
+        }
+        if !matches!(event, Event::Tick) && self.disk_full() {
+            self.stats.store_errors += 1;
+            return self.emit_fault(ErrorKind::DiskFull);
         }
         let now = self.clock.now();
         let ctx = Ctx { now, fresh: Ulid::from_parts(now.wall_ms.max(0) as u64, rand::random()) };

@@ -24,7 +24,7 @@ pub struct ProvisionArgs {
     /// Hub address: mqtts://host[:port] (or mqtt:// on a closed network).
     #[arg(long)]
     pub hub_url: Option<String>,
-    /// PEM CA certificate of the hub ("" removes it: system roots).
+    /// PEM CA certificate of the hub; mqtts:// needs it: the hub's CA is pinned, system roots are never used ("" removes it).
     #[arg(long)]
     pub ca_file: Option<String>,
     /// PEM client certificate for mutual TLS ("" removes it).

@@ -19,7 +19,11 @@ pub fn run(args: ScreenshotArgs, socket: PathBuf) -> Result<()> {
     let socket = args.socket.unwrap_or(socket);
     // The kiosk may run in another directory: give it an absolute path.
     let file = if args.file.is_absolute() { args.file.clone() } else { std::env::current_dir().context("current directory")?.join(&args.file) };
-    let reply = control::request(&socket, &format!("screenshot {}", file.display())).context("screenshot")?;
-    println!("{reply}");
-    Ok(())
+    match control::request(&socket, &format!("screenshot {}", file.display())).context("screenshot")? {
+        microclass::app::reply::Reply::Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        other => anyhow::bail!("screenshot: {other}"),
+    }
 }

@@ -22,18 +22,8 @@ pub fn free_bytes(path: &Path) -> io::Result<u64> {
     }
 }
 
-/// Makes a directory entry change (create, rename, unlink) durable.
-pub fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
+pub use crate::store::durable::{durable_rename, fsync_dir};
 
-/// Flushes `tmp`, renames it to `dest` and flushes the directory, so after a power
-/// cut `dest` is either absent or complete.
-pub fn durable_rename(tmp: &Path, dest: &Path) -> io::Result<()> {
-    File::open(tmp)?.sync_all()?;
-    std::fs::rename(tmp, dest)?;
-    fsync_dir(dest.parent().unwrap_or(Path::new(".")))
-}
 
 /// SHA-256 (lowercase hex) and length of everything `r` yields.
 pub fn hash_reader(mut r: impl Read) -> io::Result<(String, u64)> {

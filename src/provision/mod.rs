@@ -233,6 +233,10 @@ pub fn check_settings(s: &DeviceSettings) -> Vec<FieldError> {
     if plain && (s.tls.ca.is_some() || s.tls.client_cert.is_some()) {
         out.push(fe(Field::HubUrl, "TLS files are set but the URL is mqtt://; use mqtts://"));
     }
+    if matches!(url, Some(Ok(HubUrl { tls: true, .. }))) && s.tls.ca.is_none() {
+        // The kiosk refuses to start with such a file (config_hub.rs).
+        out.push(fe(Field::CaFile, "mqtts:// needs the hub's CA file: it is pinned, the system roots are never used"));
+    }
     if !plain {
         if let Some(Err(e)) = s.tls.ca.as_deref().map(tls::load_ca) {
             out.push(fe(Field::CaFile, e.to_string()));

@@ -245,6 +245,8 @@ ALTER TABLE cards ADD COLUMN reader_kind TEXT CHECK (reader_kind IS NULL OR read
 pub enum MigrationError {
     #[error("database schema version {found} is newer than this program knows ({known}); upgrade microclass")]
     TooNew { found: i64, known: i64 },
+    #[error("database schema version {found} was never written by microclass; refusing to change the file")]
+    Invalid { found: i64 },
     #[error("migration to version {version} failed: {source}")]
     Failed { version: usize, source: rusqlite::Error },
     #[error(transparent)]
@@ -253,9 +255,18 @@ pub enum MigrationError {
 
 /// Applies every pending migration in one transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
+    let known = MIGRATIONS.len() as i64;
+    // Read first, outside a write transaction: an up-to-date database is not
+    // written to at all (a kiosk must start on a full disk).
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current == known {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let known = MIGRATIONS.len() as i64;
+    if current < 0 {
+        return Err(MigrationError::Invalid { found: current });
+    }
     if current > known {
         return Err(MigrationError::TooNew { found: current, known });
     }
@@ -278,6 +289,15 @@ mod tests {
         migrate(&mut c).unwrap();
         let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_negative_version_is_refused_not_overwritten() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.pragma_update(None, "user_version", -5).unwrap();
+        assert!(matches!(migrate(&mut c), Err(MigrationError::Invalid { found: -5 })));
+        let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, -5);
     }
 
     #[test]

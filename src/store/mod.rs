@@ -5,10 +5,12 @@
 pub mod apply;
 pub mod cache;
 pub mod checkpoint;
+pub mod inspect;
 pub mod ledger;
 pub mod migrations;
 pub mod outbox;
 pub mod drain;
+pub mod durable;
 pub mod documents;
 pub mod roster;
 pub mod schedule;
@@ -28,6 +30,15 @@ pub enum StoreError {
     Corrupt(rusqlite::Error),
     #[error("cannot open database {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
+    /// Not a `source`: the message already carries the OS error, once.
+    #[error("cannot read and write it: {0}")]
+    Access(std::io::Error),
+    #[error("the file is empty (0 bytes): the device's records were lost or the file was truncated; restore it from a backup, or remove it to start this device with a new database")]
+    Empty,
+    #[error("the file is not a SQLite database; refusing to change it")]
+    NotSqlite,
+    #[error("the file is another program's SQLite database (schema version {version}, {tables} tables, e.g. {example:?}), not a microclass one; refusing to change it")]
+    Foreign { version: i64, tables: usize, example: String },
     #[error(transparent)]
     Migration(#[from] migrations::MigrationError),
     #[error("invalid data: {0}")]
@@ -92,6 +103,10 @@ impl Store {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
             }
         }
+        // Every check that can refuse the file runs before anything is written to it.
+        if inspect::inspect(path)? == inspect::Found::Absent {
+            inspect::create(path)?;
+        }
         let mut conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
         configure(&conn)?;
         migrations::migrate(&mut conn)?;
@@ -109,6 +124,12 @@ impl Store {
 
     pub fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+
+    /// The problems `PRAGMA quick_check` finds, none when the file is sound
+    /// (the kiosk runs it at start and holds a fault screen on any).
+    pub fn damage(&self) -> Result<Vec<String>> {
+        Ok(self.quick_check()?.into_iter().filter(|l| l != "ok").take(10).collect())
     }
 
     /// `PRAGMA quick_check`: "ok" or the first problems found.
@@ -136,8 +157,21 @@ impl Store {
 /// own connections to the same file).
 pub fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
+    keep_wal_files(conn);
     conn.execute_batch(PRAGMAS)?;
     Ok(())
+}
+
+/// Asks SQLite to keep the `-wal` and `-shm` files when the last connection
+/// closes: a kiosk restarted on a full disk could not create them again
+/// and would not start at all (it must start and show the disk-full screen).
+fn keep_wal_files(conn: &Connection) {
+    let mut on: std::ffi::c_int = 1;
+    // SAFETY: a valid open handle; SQLITE_FCNTL_PERSIST_WAL reads and writes one int.
+    let rc = unsafe { rusqlite::ffi::sqlite3_file_control(conn.handle(), c"main".as_ptr(), rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL, (&mut on as *mut std::ffi::c_int).cast()) };
+    if rc != rusqlite::ffi::SQLITE_OK {
+        tracing::warn!(rc, "cannot keep the WAL files between runs");
+    }
 }
 
 #[cfg(test)]
@@ -161,6 +195,7 @@ mod tests {
         let p = dir.path().join("m.db");
         std::fs::write(&p, vec![0x42u8; 8192]).unwrap();
         let e = Store::open(&p).err().expect("garbage must not open");
-        assert!(matches!(e, StoreError::Corrupt(_) | StoreError::Open { .. } | StoreError::Migration(_)), "{e:?}");
+        assert!(matches!(e, StoreError::NotSqlite), "{e:?}");
+        assert_eq!(std::fs::read(&p).unwrap(), vec![0x42u8; 8192], "the file is left as it was");
     }
 }

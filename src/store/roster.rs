@@ -25,6 +25,8 @@ impl Store {
                 if m.id.trim().is_empty() || m.name.trim().is_empty() {
                     return Err(StoreError::Invalid(format!("member {:?} has an empty id or name", m.id)));
                 }
+                // Member ids go into every record about the member.
+                crate::core::limits::check_id("member id", &m.id).map_err(|err| StoreError::Invalid(format!("member {:?}: {err}", crate::core::limits::shorten(&m.id))))?;
                 ins_m.execute(params![m.id, m.name, m.branch, m.home_centre, serde_json::to_string(&m.makeup)?])?;
                 for role in &m.roles {
                     ins_r.execute(params![m.id, role.as_str()])?;
@@ -59,6 +61,8 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for c in courses {
+                // Course ids go into play and completion records.
+                crate::core::limits::check_id("course id", &c.id).map_err(|err| StoreError::Invalid(format!("course {:?}: {err}", crate::core::limits::shorten(&c.id))))?;
                 ins.execute(params![c.id, c.title, c.title_en, c.category, c.required, c.duration_s, c.credit_minutes, c.poster, serde_json::to_string(&c.files)?])?;
             }
         }

@@ -28,6 +28,10 @@ impl Store {
             if e.ends_ms < e.starts_ms {
                 return Err(StoreError::Invalid(format!("schedule entry {:?} ends before it starts", e.id)));
             }
+            // The title becomes a session record's title: bounded like one.
+            crate::core::limits::check_id("schedule id", &e.id)
+                .and_then(|()| crate::core::limits::check_title(&e.title))
+                .map_err(|err| StoreError::Invalid(format!("schedule entry {:?}: {err}", crate::core::limits::shorten(&e.id))))?;
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM schedule", [])?;

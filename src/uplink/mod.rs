@@ -19,7 +19,8 @@ mod link;
 mod maintenance;
 mod session;
 pub use microclass_protocol::{command, envelope, topics, wire};
-pub mod config;
+/// The `[hub]` settings, kept with the rest of the config file's types.
+pub use crate::config::hub as config;
 pub mod connect;
 pub mod diskguard;
 pub mod downlink;

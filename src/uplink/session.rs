@@ -11,9 +11,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-/// Default of `hub.connect_timeout_s`: TCP connect, TLS handshake and
-/// CONNACK together. Generous: a link of 1 s one-way delay needs about 6 s over TLS.
-pub const CONNECT_TIMEOUT_S: u64 = 30;
+pub use crate::config::hub::CONNECT_TIMEOUT_S;
 
 /// Events buffered between the connection task and the link loop.
 const EVENT_BUFFER: usize = 256;

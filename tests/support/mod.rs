@@ -5,4 +5,5 @@
 pub mod broker;
 pub mod certs;
 pub mod hub;
+pub mod layout;
 pub mod schema;

@@ -307,7 +307,8 @@ fn the_first_boot_wizard_provisions_the_shipped_config_from_the_screen() {
     actions.invoke_wizard_next();
     actions.invoke_wizard_board(mfrc522 as i32);
     actions.invoke_wizard_next();
-    type_text("mqtts://hub.example.org:8883");
+    // mqtts:// needs a CA file, which the wizard cannot ask for: a closed network here.
+    type_text("mqtt://hub.example.org:1883");
     actions.invoke_wizard_field(1);
     type_text(KEY);
     actions.invoke_wizard_next();
@@ -329,7 +330,7 @@ fn the_first_boot_wizard_provisions_the_shipped_config_from_the_screen() {
     assert_eq!((cfg.device.district.as_str(), cfg.device.centre.as_str(), cfg.device.id.as_str()), ("wuchang", "donghu", "donghu-01"));
     assert_eq!(cfg.board.kind, BoardKind::Pi);
     assert_eq!(cfg.board.file.as_deref(), Some(board_dir.join("pi4-mfrc522.toml").as_path()));
-    assert_eq!(cfg.hub.url, "mqtts://hub.example.org:8883");
+    assert_eq!(cfg.hub.url, "mqtt://hub.example.org:1883");
     assert_eq!(cfg.hub.rest.get("hub_public_key").and_then(|k| k.as_str()), Some(KEY));
     assert!(microclass::provision::pin::verify_pin("258071", cfg.ui.technician_pin_hash.as_deref().expect("PIN hash")).expect("hash"));
     assert_eq!(cfg.device.data_dir, std::path::PathBuf::from("/var/lib/microclass"), "the shipped settings stay");

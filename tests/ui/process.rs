@@ -195,8 +195,11 @@ fn a_fresh_device_starts_in_the_first_boot_wizard_and_records_no_tap() {
     // The screen is the wizard's first step, exactly as its reviewed golden image.
     crate::ui_support::check_golden("provision-language-zh-800x480", &shot("wizard.png")).expect("the first-boot wizard");
 
-    let reply = cli(&socket, &["tap", "04A1B2C3"]);
-    assert!(reply.contains("not provisioned"), "{reply}");
+    // Ignored, not recorded: `microclass tap` says so and exits 3.
+    let out = Command::new(BIN).args(["tap", "04A1B2C3", "--socket"]).arg(&socket).output().expect("run the CLI");
+    let reply = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{reply}");
+    assert!(reply.contains("ignored: this device is not provisioned yet"), "{reply}");
     crate::ui_support::check_golden("provision-language-zh-800x480", &shot("after-tap.png")).expect("still the wizard after a tap");
 
     unsafe { libc::kill(guard.0.id() as i32, libc::SIGTERM) };

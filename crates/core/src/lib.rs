@@ -10,6 +10,7 @@ pub mod credit;
 pub mod effect;
 pub mod event;
 pub mod kiosk;
+pub mod limits;
 pub mod payload;
 mod session;
 pub mod state;

@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 impl Kiosk {
     pub(crate) fn on_start_session(&mut self, schedule_id: Option<String>, title: String, now: Now, ids: &mut Ids) -> Vec<Effect> {
         let Focus::Trainer { member } = self.st.focus.clone() else { return refused() };
-        if self.st.session.is_some() {
+        // The edges check the limits with a message; this keeps any record sendable.
+        if self.st.session.is_some() || super::limits::check_title(&title).is_err() || schedule_id.as_deref().is_some_and(|s| super::limits::check_id("schedule id", s).is_err()) {
             return refused();
         }
         let id = ids.next();
@@ -237,8 +238,8 @@ impl Kiosk {
             Focus::Rater { member_id, .. } => member_id.clone(),
             _ => return refused(),
         };
-        let topics: Vec<String> = topics.into_iter().filter(|t| !t.trim().is_empty()).take(20).collect();
-        if topics.is_empty() {
+        let topics: Vec<String> = topics.into_iter().filter(|t| !t.trim().is_empty()).collect();
+        if topics.is_empty() || super::limits::check_topics(&topics).is_err() {
             return refused();
         }
         let id = ids.next();

@@ -155,6 +155,18 @@ pub enum HubCmd {
         #[arg(long, default_value = "社区微课堂学时报告 Study-hours report")]
         title: String,
     },
+    /// Print the broker's ACL for a device list (`district centre device` per line):
+    /// each device only under its own topics (see docs/mosquitto.md).
+    BrokerAcl {
+        /// The device list file.
+        #[arg(long)]
+        devices: PathBuf,
+        /// The hub's broker login (certificate CN or username).
+        #[arg(long, default_value = "hub")]
+        hub_user: String,
+        #[arg(long, value_enum, default_value = "mosquitto")]
+        format: microclass_hub::broker_acl::Format,
+    },
     /// The fleet: each device's state, version, backlog, last contact and missing records.
     Devices {
         #[command(flatten)]
@@ -260,6 +272,11 @@ pub fn run(cmd: HubCmd) -> Result<i32> {
             for m in r.below_quota().take(20) {
                 println!("  {} {} {}: {} h, short {} h", m.member, m.name, m.year, report::hours(m.minutes, minutes_per_hour), report::hours(m.short_minutes, minutes_per_hour));
             }
+        }
+        HubCmd::BrokerAcl { devices, hub_user, format } => {
+            let text = std::fs::read_to_string(&devices).with_context(|| format!("reading {}", devices.display()))?;
+            let list = microclass_hub::broker_acl::parse_devices(&text).with_context(|| devices.display().to_string())?;
+            print!("{}", microclass_hub::broker_acl::render(&list, &hub_user, format)?);
         }
         HubCmd::Devices { store, json } => {
             let devs = store.open()?.devices()?;

@@ -6,6 +6,7 @@
 //! `html`). It never reaches into a device's database.
 
 pub mod bench;
+pub mod broker_acl;
 pub mod csv;
 pub mod html;
 pub mod ingest;

@@ -4,6 +4,10 @@
 //! device's identity (the shipped one) loads as `Loaded::NeedsProvisioning`,
 //! which carries no ids at all, so nothing can be recorded under made-up ones.
 
+
+pub mod hub;
+pub mod hub_check;
+
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -241,7 +245,7 @@ impl Config {
     pub fn load_any(path: &Path) -> Result<Loaded, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        Config::parse_any(&text).map_err(|message| ConfigError::Invalid { path: path.to_path_buf(), message })
+        Config::parse_checked(&text, true).map_err(|message| ConfigError::Invalid { path: path.to_path_buf(), message })
     }
 
     /// Parses and validates config text; the error names the key and the problem.
@@ -255,6 +259,11 @@ impl Config {
     /// As [`Config::parse`], but a file that only lacks the identity is
     /// `NeedsProvisioning` instead of an error. Every other problem is still one.
     pub fn parse_any(text: &str) -> Result<Loaded, String> {
+        Config::parse_checked(text, false)
+    }
+
+    /// `files`: also check that the files `[hub]` names can be read (config_hub.rs).
+    fn parse_checked(text: &str, files: bool) -> Result<Loaded, String> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
             match e.span() {
@@ -285,6 +294,7 @@ impl Config {
             }));
         }
         cfg.validate()?;
+        hub_check::check(text, &cfg.device, files)?;
         Ok(Loaded::Ready(cfg))
     }
 
@@ -397,7 +407,7 @@ mod tests {
 
     #[test]
     fn the_shipped_file_needs_provisioning_and_keeps_its_data_dir() {
-        let shipped = include_str!("../debian/config.toml");
+        let shipped = include_str!("../../debian/config.toml");
         let Ok(Loaded::NeedsProvisioning(u)) = Config::parse_any(shipped) else { panic!("the shipped config must load as unprovisioned") };
         assert_eq!(u.missing, vec!["device.centre", "device.id"]);
         assert_eq!(u.data_dir, PathBuf::from("/var/lib/microclass"));
