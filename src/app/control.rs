@@ -7,7 +7,7 @@
 
 use super::Input;
 use crate::model::CardUid;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
@@ -52,78 +52,109 @@ pub fn serve(path: &Path, tx: Sender<Input>) -> Result<(), ControlError> {
     Ok(())
 }
 
+/// Longest command line accepted; a longer one ends the connection.
+pub const MAX_LINE: usize = 4096;
+
 fn handle_conn(stream: UnixStream, tx: Sender<Input>) {
     let Ok(mut out) = stream.try_clone() else { return };
-    let reader = BufReader::new(stream);
-    for line in reader.lines() {
-        let Ok(line) = line else { return };
-        let reply = answer(line.trim(), &tx);
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut raw = Vec::new();
+        match reader.by_ref().take(MAX_LINE as u64 + 1).read_until(b'\n', &mut raw) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if raw.len() > MAX_LINE {
+            let _ = writeln!(out, "error line longer than {MAX_LINE} bytes");
+            return;
+        }
+        let reply = match std::str::from_utf8(&raw) {
+            Ok(line) => answer(line.trim(), &tx),
+            Err(_) => "error the line is not UTF-8".into(),
+        };
         if writeln!(out, "{reply}").is_err() {
             return;
         }
     }
 }
 
-fn answer(line: &str, tx: &Sender<Input>) -> String {
-    let (cmd, arg) = line.split_once(' ').map(|(c, a)| (c, a.trim())).unwrap_or((line, ""));
-    match cmd {
-        "ping" => "ok pong".into(),
-        "tap" => match CardUid::parse(arg) {
-            Err(e) => format!("error {e}"),
-            Ok(uid) => {
-                let (rtx, rrx) = mpsc::channel();
-                if tx.send(Input::Tap { uid, reply: Some(rtx) }).is_err() {
-                    return "error the kiosk is shutting down".into();
-                }
-                match rrx.recv_timeout(Duration::from_secs(10)) {
-                    Ok(r) => format!("ok {r}"),
-                    Err(_) => "error no answer from the kiosk".into(),
-                }
-            }
-        },
-        "start-session" | "end-session" | "rate" | "dismiss" | "play" | "stop" | "survey" => match screen_action(cmd, arg, tx) {
-            Ok(()) => "ok sent".into(),
-            Err(e) => format!("error {e}"),
-        },
-        "screenshot" if Path::new(arg).is_absolute() => match crate::ui::kiosk::screenshot_to(Path::new(arg)) {
-            Ok(bytes) => format!("ok {arg} {bytes}"),
-            Err(e) => format!("error {e}"),
-        },
-        "screenshot" => "error screenshot needs an absolute path".into(),
-        "" => "error empty command".into(),
-        other => format!("error unknown command {other:?}"),
-    }
+/// One control command, parsed. Nothing has happened yet.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Ping,
+    Tap(CardUid),
+    /// A screen action the core handles as it is.
+    Event(crate::core::Event),
+    /// `play`: the loop must first resolve the course id.
+    Play(String),
+    Screenshot(PathBuf),
 }
 
-/// Turns a screen action into a core event for the loop.
-fn screen_action(cmd: &str, arg: &str, tx: &Sender<Input>) -> Result<(), String> {
-    use crate::core::{Event, PlayedCourse};
+/// Parses one line (without its newline). Pure: no I/O, no kiosk needed.
+pub fn parse(line: &str) -> Result<Command, String> {
+    use crate::core::Event;
+    let (cmd, arg) = line.split_once(' ').map(|(c, a)| (c, a.trim())).unwrap_or((line, ""));
     let num = |s: Option<&str>, what: &str| -> Result<u32, String> {
         s.ok_or_else(|| format!("missing {what}"))?.parse::<u32>().map_err(|_| format!("{what} must be a whole number"))
     };
     let mut words = arg.split_whitespace();
     let event = match cmd {
+        "ping" => return Ok(Command::Ping),
+        "tap" => return CardUid::parse(arg).map(Command::Tap).map_err(|e| e.to_string()),
+        "screenshot" if Path::new(arg).is_absolute() => return Ok(Command::Screenshot(PathBuf::from(arg))),
+        "screenshot" => return Err("screenshot needs an absolute path".into()),
+        "play" => return words.next().map(|id| Command::Play(id.to_string())).ok_or_else(|| "missing course id".into()),
         "start-session" => Event::StartSession { schedule_id: None, title: if arg.is_empty() { "课堂".into() } else { arg.into() } },
         "end-session" => Event::EndSession,
         "dismiss" => Event::Dismiss,
         "rate" => Event::RatingGiven { stars: num(words.next(), "stars")?.min(255) as u8 },
         "survey" => Event::SurveyAnswered { topics: words.map(str::to_string).collect() },
-        "play" => {
-            let id = words.next().ok_or("missing course id")?;
-            let (rtx, rrx) = mpsc::channel();
-            tx.send(Input::Lookup { course_id: id.to_string(), reply: rtx }).map_err(|_| "the kiosk is shutting down")?;
-            let course: Option<PlayedCourse> = rrx.recv_timeout(Duration::from_secs(10)).map_err(|_| "no answer from the kiosk")?;
-            let course = course.ok_or_else(|| format!("unknown course {id:?}"))?;
-            Event::PlayStarted { course, position_s: 0 }
-        }
         "stop" => {
             let position_s = num(words.next(), "position_s")?;
             let watched_s = num(words.next(), "watched_s")?;
             Event::PlayStopped { position_s, watched_s, reached_end: words.next() == Some("end") }
         }
-        _ => return Err(format!("unknown action {cmd:?}")),
+        "" => return Err("empty command".into()),
+        other => return Err(format!("unknown command {other:?}")),
     };
-    tx.send(Input::Event(event)).map_err(|_| "the kiosk is shutting down".to_string())
+    Ok(Command::Event(event))
+}
+
+fn answer(line: &str, tx: &Sender<Input>) -> String {
+    match parse(line).and_then(|c| run(c, tx)) {
+        Ok(reply) => format!("ok {reply}"),
+        Err(e) => format!("error {e}"),
+    }
+}
+
+/// Carries out a parsed command against the running kiosk.
+fn run(cmd: Command, tx: &Sender<Input>) -> Result<String, String> {
+    use crate::core::{Event, PlayedCourse};
+    let gone = |_| "the kiosk is shutting down".to_string();
+    let no_answer = |_| "no answer from the kiosk".to_string();
+    match cmd {
+        Command::Ping => Ok("pong".into()),
+        Command::Tap(uid) => {
+            let (rtx, rrx) = mpsc::channel();
+            tx.send(Input::Tap { uid, reply: Some(rtx) }).map_err(gone)?;
+            rrx.recv_timeout(Duration::from_secs(10)).map_err(no_answer)
+        }
+        Command::Screenshot(path) => {
+            crate::ui::kiosk::screenshot_to(&path).map(|bytes| format!("{} {bytes}", path.display())).map_err(|e| e.to_string())
+        }
+        Command::Play(id) => {
+            let (rtx, rrx) = mpsc::channel();
+            tx.send(Input::Lookup { course_id: id.clone(), reply: rtx }).map_err(gone)?;
+            let course: Option<PlayedCourse> = rrx.recv_timeout(Duration::from_secs(10)).map_err(no_answer)?;
+            let course = course.ok_or_else(|| format!("unknown course {id:?}"))?;
+            tx.send(Input::Event(Event::PlayStarted { course, position_s: 0 })).map_err(gone)?;
+            Ok("sent".into())
+        }
+        Command::Event(event) => {
+            tx.send(Input::Event(event)).map_err(gone)?;
+            Ok("sent".into())
+        }
+    }
 }
 
 /// Sends one command and returns the reply line (without the `ok ` prefix).
@@ -137,5 +168,56 @@ pub fn request(path: &Path, command: &str) -> Result<String, ControlError> {
     match line.strip_prefix("ok ") {
         Some(r) => Ok(r.to_string()),
         None => Err(ControlError::Refused(line.strip_prefix("error ").unwrap_or(line).to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Event;
+
+    #[test]
+    fn each_command_parses_into_what_the_kiosk_will_do() {
+        assert_eq!(parse("ping"), Ok(Command::Ping));
+        assert_eq!(parse("tap 04A1B2C3"), Ok(Command::Tap(CardUid::parse("04A1B2C3").unwrap())));
+        assert_eq!(parse("play k1"), Ok(Command::Play("k1".into())));
+        assert_eq!(parse("screenshot /tmp/x.png"), Ok(Command::Screenshot("/tmp/x.png".into())));
+        assert_eq!(parse("rate 4"), Ok(Command::Event(Event::RatingGiven { stars: 4 })));
+        assert_eq!(parse("rate 9999"), Ok(Command::Event(Event::RatingGiven { stars: 255 })), "the core judges the range");
+        assert_eq!(
+            parse("stop 90 80 end"),
+            Ok(Command::Event(Event::PlayStopped { position_s: 90, watched_s: 80, reached_end: true }))
+        );
+        assert!(matches!(parse("start-session"), Ok(Command::Event(Event::StartSession { title, .. })) if title == "课堂"));
+    }
+
+    #[test]
+    fn bad_lines_are_refused_with_a_reason() {
+        for (line, why) in [
+            ("", "empty"),
+            ("fly", "unknown command"),
+            ("tap", ""),
+            ("rate x", "whole number"),
+            ("stop 1", "missing watched_s"),
+            ("play", "missing course id"),
+            ("screenshot x.png", "absolute"),
+        ] {
+            let err = parse(line).unwrap_err();
+            assert!(err.contains(why), "{line:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_overlong_line_ends_the_connection_with_an_error() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (tx, _rx) = mpsc::channel();
+        let server = std::thread::spawn(move || handle_conn(b, tx));
+        let mut a2 = a.try_clone().unwrap();
+        writeln!(a2, "ping").unwrap();
+        a2.write_all(&vec![b'x'; MAX_LINE + 10]).unwrap();
+        let mut replies = String::new();
+        BufReader::new(a).read_to_string(&mut replies).unwrap();
+        assert_eq!(replies, format!("ok pong\nerror line longer than {MAX_LINE} bytes\n"));
+        server.join().unwrap();
     }
 }
