@@ -71,7 +71,23 @@ fn the_schema_checker_rejects_messages_that_break_the_schemas() {
     let both = json!({"v": 1, "id": "x", "ok": true, "result": {}, "error": {"code": "failed", "message": ""}});
     assert!(!check(&load("cmd-ack.json"), &both).is_empty(), "an ack may not be ok and an error at once");
     assert!(!check(&load("command.json"), &json!({"v": 1, "id": "x", "cmd": "fly"})).is_empty());
-    assert_eq!(support::schema::lint(&json!({"properties": {"a": {"pattern": "x"}}})).len(), 1, "lint must see nested keywords");
+    assert_eq!(support::schema::lint(&json!({"properties": {"a": {"patern": "x"}}})).len(), 1, "lint must see nested keywords");
+    assert_eq!(support::schema::lint(&json!({"oneOf": [{"additionalProperty": false}]})).len(), 1, "a misspelt keyword is caught");
+}
+
+#[test]
+fn additional_properties_false_is_enforced_at_every_level() {
+    let strict = json!({
+        "type": "object", "additionalProperties": false, "required": ["a"],
+        "properties": {"a": {"$ref": "#/$defs/inner"}},
+        "$defs": {"inner": {"type": "object", "additionalProperties": false, "properties": {"b": {"type": "integer"}}}}
+    });
+    assert!(check(&strict, &json!({"a": {"b": 1}})).is_empty());
+    assert_eq!(check(&strict, &json!({"a": {"b": 1}, "x": 0})).len(), 1, "an extra top-level field");
+    assert_eq!(check(&strict, &json!({"a": {"b": 1, "y": 0}})).len(), 1, "an extra field behind a $ref");
+    for name in ["status.json", "events.json", "envelope.json", "command.json", "record-dropped.json"] {
+        assert_eq!(load(name)["additionalProperties"], json!(false), "{name} is closed");
+    }
 }
 
 #[test]
@@ -80,6 +96,8 @@ fn every_schema_file_is_valid_json_with_an_id_and_only_supported_keywords() {
         let name = e.unwrap().file_name().into_string().unwrap();
         let s = load(&name);
         assert!(s["$id"].as_str().unwrap_or("").ends_with(&name), "{name}: $id");
+        assert!(jsonschema::meta::is_valid(&s), "{name}: not a valid draft 2020-12 schema");
+        support::schema::validator(&s);
         let unsupported = support::schema::lint(&s);
         assert!(unsupported.is_empty(), "{name}: {unsupported:?}");
     }
