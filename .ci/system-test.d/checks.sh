@@ -172,8 +172,14 @@ check_tap() {
     ok "drained to the broker on the host, outbox acknowledged"
 }
 
+# record_counts: the records a restart or reboot must keep. Outbox rows made
+# since (status and telemetry of the new start) are left out: only the rows
+# up to the highest seq at the first call count.
+RECORDS_SEQ=""
 record_counts() {
-    sql "SELECT (SELECT count(*) FROM taps) || ' taps, ' || (SELECT count(*) FROM outbox) || ' outbox rows'"
+    [ -n "$RECORDS_SEQ" ] || RECORDS_SEQ=$(sql "SELECT coalesce(max(seq), 0) FROM outbox")
+    sql "SELECT (SELECT count(*) FROM taps) || ' taps, ' || (SELECT count(*) FROM attendance) || ' attendance, ' \
+|| (SELECT count(*) FROM outbox WHERE seq <= $RECORDS_SEQ) || ' outbox rows up to seq $RECORDS_SEQ'"
 }
 
 check_restart() {
