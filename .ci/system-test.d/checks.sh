@@ -174,15 +174,15 @@ check_tap() {
 
 # record_counts: the records a restart or reboot must keep. Outbox rows made
 # since (status and telemetry of the new start) are left out: only the rows
-# up to the highest seq at the first call count.
-RECORDS_SEQ=""
+# up to $RECORDS_SEQ (set by check_restart) count.
+RECORDS_SEQ=0
 record_counts() {
-    [ -n "$RECORDS_SEQ" ] || RECORDS_SEQ=$(sql "SELECT coalesce(max(seq), 0) FROM outbox")
     sql "SELECT (SELECT count(*) FROM taps) || ' taps, ' || (SELECT count(*) FROM attendance) || ' attendance, ' \
 || (SELECT count(*) FROM outbox WHERE seq <= $RECORDS_SEQ) || ' outbox rows up to seq $RECORDS_SEQ'"
 }
 
 check_restart() {
+    RECORDS_SEQ=$(sql "SELECT coalesce(max(seq), 0) FROM outbox")
     before=$(record_counts)
     pid=$(svc MainPID)
     g "sudo systemctl restart microclass"
@@ -198,7 +198,15 @@ check_watchdog() {
     # The kiosk's test hook wedges the main loop: the watchdog pings stop.
     dropin 60-systest-wedge "Environment=MICROCLASS_TEST_WEDGE_AFTER_MS=1000"
     g "sudo systemctl restart microclass"
-    wait_for 120 "systemd to restart the wedged kiosk" test "$(svc NRestarts)" -gt "$before"
+    # 30 s without a ping, then SIGABRT; slow on an emulated, loaded guest.
+    deadline=$(( $(date +%s) + 180 ))
+    until [ "$(svc NRestarts)" -gt "$before" ]; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            g "systemctl status --no-pager microclass; sudo journalctl -u microclass -b --no-pager | tail -n 30" >&2 || true
+            fail "systemd did not restart the wedged kiosk within 180 s"
+        fi
+        sleep 1
+    done
     g "sudo journalctl -u microclass -b --no-pager" | grep -i "watchdog timeout" | tail -n 1 \
         || fail "the restart was not the watchdog's"
     dropin_remove 60-systest-wedge
@@ -215,7 +223,7 @@ check_polkit_reboot() {
     ok "nobody: refused ($out)"
     # The service itself asks for the reboot (as the hub's `reboot` command
     # does): as `microclass`, inside the unit's sandbox.
-    dropin 70-systest-reboot "ExecStartPre=/usr/bin/systemctl reboot"
+    dropin 70-systest-reboot "'ExecStartPre=/usr/bin/systemctl reboot'"
     g "sudo systemctl restart --no-block microclass"
     deadline=$(( $(date +%s) + 90 ))
     while :; do
