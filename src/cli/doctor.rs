@@ -75,13 +75,16 @@ fn build_env(args: &DoctorArgs, path: &Path, cfg: Option<&Config>) -> DoctorEnv 
     env.headless = args.headless;
     env.timeout = Duration::from_secs(args.timeout.max(1));
     if let Some(c) = cfg {
-        env.reader = match (c.board.kind, &c.board.usb_reader) {
-            (BoardKind::Sim, _) => ReaderTarget::Sim,
-            (BoardKind::Pi, Some(name)) => ReaderTarget::Evdev(Some(name.clone())),
-            (BoardKind::Pi, None) => ReaderTarget::Spi(PathBuf::from("/dev/spidev0.0")),
+        // A board file that does not load leaves the default SPI reader: the
+        // kiosk itself refuses to start on it and says why.
+        let board = match (c.board.kind, &c.board.file) {
+            (BoardKind::Pi, Some(f)) => microclass::board::Board::load(f).ok(),
+            _ => None,
         };
-        if matches!(env.reader, ReaderTarget::Evdev(_)) {
-            env.spi_device = None;
+        env.reader = ReaderTarget::for_board(&c.board, board.as_ref());
+        match &env.reader {
+            ReaderTarget::Spi(path) => env.spi_device = Some(path.clone()),
+            _ => env.spi_device = None,
         }
     }
     env

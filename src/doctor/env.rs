@@ -59,6 +59,26 @@ pub enum ReaderTarget {
     Evdev(Option<String>),
 }
 
+impl ReaderTarget {
+    /// The reader the kiosk will open: the config's board kind, and for real
+    /// hardware the board file's `[reader]` (`board` is that file, when it loaded),
+    /// with the config's `usb_reader` taking precedence as it does in the kiosk.
+    pub fn for_board(cfg: &crate::config::BoardConfig, board: Option<&crate::board::Board>) -> ReaderTarget {
+        use crate::board::ReaderSpec;
+        use crate::config::BoardKind;
+        if cfg.kind == BoardKind::Sim {
+            return ReaderTarget::Sim;
+        }
+        match (board.map(|b| &b.reader), &cfg.usb_reader) {
+            (_, Some(name)) => ReaderTarget::Evdev(Some(name.clone())),
+            (Some(ReaderSpec::Sim), None) => ReaderTarget::Sim,
+            (Some(ReaderSpec::Usb(u)), None) => ReaderTarget::Evdev(u.device.clone()),
+            (Some(ReaderSpec::Mfrc522(m)), None) => ReaderTarget::Spi(PathBuf::from(format!("/dev/spidev{}.{}", m.spi_bus, m.chip_select))),
+            (None, None) => ReaderTarget::Spi(PathBuf::from("/dev/spidev0.0")),
+        }
+    }
+}
+
 /// Everything the checks read.
 pub struct DoctorEnv {
     pub reader: ReaderTarget,

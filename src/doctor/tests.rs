@@ -344,3 +344,27 @@ fn human_output_has_one_verdict_per_line_with_hints_and_json_has_the_same_checks
     assert_eq!(v["checks"][1]["hint"], "check the port");
     assert!(v["checks"][0].get("hint").is_none());
 }
+
+fn board_file(text: &str) -> crate::board::Board {
+    crate::board::Board::parse(text, Path::new("/usr/share/microclass/board/test.toml")).expect("a valid board file")
+}
+
+#[test]
+fn the_reader_to_check_comes_from_the_board_file_so_a_simulated_board_file_needs_no_spi_or_gpio() {
+    use crate::config::{BoardConfig, BoardKind};
+    let pi = |usb: Option<&str>| BoardConfig { kind: BoardKind::Pi, file: Some("/usr/share/microclass/board/test.toml".into()), usb_reader: usb.map(str::to_string) };
+    let sim = board_file("name = \"sim\"\n[reader]\nkind = \"sim\"\n");
+    let usb = board_file("name = \"usb\"\n[reader]\nkind = \"usb\"\ndevice = \"IC Reader\"\nformat = \"decimal10\"\n");
+    let spi = board_file("name = \"spi\"\n[reader]\nkind = \"mfrc522\"\nspi_bus = 1\nchip_select = 2\nreset_pin = 25\n");
+    assert_eq!(ReaderTarget::for_board(&pi(None), Some(&sim)), ReaderTarget::Sim);
+    assert_eq!(ReaderTarget::for_board(&pi(None), Some(&usb)), ReaderTarget::Evdev(Some("IC Reader".into())));
+    assert_eq!(ReaderTarget::for_board(&pi(Some("/dev/input/event3")), Some(&usb)), ReaderTarget::Evdev(Some("/dev/input/event3".into())), "the config's usb_reader wins");
+    assert_eq!(ReaderTarget::for_board(&pi(None), Some(&spi)), ReaderTarget::Spi("/dev/spidev1.2".into()));
+    assert_eq!(ReaderTarget::for_board(&pi(None), None), ReaderTarget::Spi("/dev/spidev0.0".into()), "no board file loaded: the Pi default");
+    assert_eq!(ReaderTarget::for_board(&BoardConfig::default(), Some(&spi)), ReaderTarget::Sim, "board kind sim wins");
+    let mut env = DoctorEnv::system("/nonexistent".into(), "/nonexistent/microclass.db".into(), Err("no hub".into()));
+    env.reader = ReaderTarget::for_board(&pi(None), Some(&sim));
+    assert_eq!(devices::check_spi(&env).verdict, Verdict::Skip);
+    assert_eq!(devices::check_gpio(&env).verdict, Verdict::Skip);
+    assert_eq!(devices::check_reader(&env).verdict, Verdict::Skip);
+}
