@@ -61,8 +61,7 @@ pub fn courses() -> Vec<Course> {
 /// Loads the demo roster and catalogue into an empty store. Returns false
 /// (and changes nothing) when a roster is already present.
 pub fn load_if_empty(store: &mut Store) -> Result<bool, StoreError> {
-    let n: i64 = store.conn().query_row("SELECT count(*) FROM members", [], |r| r.get(0))?;
-    if n > 0 {
+    if store.member_count()? > 0 {
         return Ok(false);
     }
     store.replace_roster(&members(), 1)?;

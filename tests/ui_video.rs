@@ -161,10 +161,10 @@ fn the_headless_kiosk_plays_a_cached_course_for_real_and_runs_the_reader_test() 
     tx.send(Input::Tap { uid: CardUid::parse(TRAINER).expect("uid"), reply: Some(rtx) }).expect("tap");
     rrx.recv_timeout(Duration::from_secs(20)).expect("tap answered");
     wait_for("the trainer panel", q, || page(&ui).filter(|p| *p == Page::Trainer));
-    ui.input(microclass::ui::Input::StartSession { schedule_id: String::new() }).expect("start");
+    ui.input(microclass::ui::Touch::StartSession { schedule_id: String::new() }).expect("start");
     wait_for("the session", q, || ui.query(q, |k| k.view_state().trainer.session_running).ok().filter(|r| *r));
 
-    ui.input(microclass::ui::Input::Play("c-clip".into())).expect("play");
+    ui.input(microclass::ui::Touch::Play("c-clip".into())).expect("play");
     wait_for("the player screen", q, || page(&ui).filter(|p| *p == Page::Player));
     let size = wait_for("a video frame", q, || ui.query(q, |k| k.video_frame_size()).ok().filter(|s| *s != (0, 0)));
     assert_eq!(size, (640, 360), "fits the 800x480 screen as it is: not enlarged, not copied bigger");
@@ -177,16 +177,16 @@ fn the_headless_kiosk_plays_a_cached_course_for_real_and_runs_the_reader_test() 
     // The clip ends by itself: the core hears PlayStopped and shows the panel again.
     wait_for("the end of the clip", Duration::from_secs(10), || page(&ui).filter(|p| *p == Page::Trainer));
     assert_eq!(ui.query(q, |k| k.video_frame_size()).expect("frame size"), (0, 0), "the last frame left the screen");
-    ui.input(microclass::ui::Input::EndSession).expect("end");
+    ui.input(microclass::ui::Touch::EndSession).expect("end");
     wait_for("the idle screen", q, || page(&ui).filter(|p| *p == Page::Idle));
 
     // Reader test from the PIN-opened technician panel, with the simulated reader.
-    ui.input(microclass::ui::Input::OpenTechnician).expect("pad");
+    ui.input(microclass::ui::Touch::OpenTechnician).expect("pad");
     for k in PIN.chars().map(String::from).chain(["ok".to_string()]) {
-        ui.input(microclass::ui::Input::PinKey(k)).expect("key");
+        ui.input(microclass::ui::Touch::PinKey(k)).expect("key");
     }
     wait_for("the technician panel", q, || page(&ui).filter(|p| *p == Page::Technician));
-    ui.input(microclass::ui::Input::ReaderTest).expect("reader test");
+    ui.input(microclass::ui::Touch::ReaderTest).expect("reader test");
     assert_eq!(ui.query(q, |k| k.view_state().technician.reader_test).expect("state"), ReaderTestState::Waiting);
     std::thread::sleep(Duration::from_millis(100)); // the loop arms the test
     card.send(CardUid::parse("0A0B0C0D").expect("uid")).expect("card on the reader");

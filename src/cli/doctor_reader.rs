@@ -8,7 +8,7 @@
 use microclass::board::{Board, BOARD_DIR};
 use microclass::clock::SystemClock;
 use microclass::config::{BoardKind, Config};
-use microclass::doctor::reader::{check_reader, ReaderCheck, Verdict};
+use microclass::doctor::reader::{check_reader, ReaderCheck, ReaderVerdict};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +33,7 @@ pub struct DoctorReaderArgs {
 pub fn run(args: DoctorReaderArgs, config: Option<&Path>) -> i32 {
     let check = match resolve_board(&args, config) {
         Ok((_, _, Some(socket))) => ReaderCheck {
-            verdict: Verdict::Fail,
+            verdict: ReaderVerdict::Fail,
             reader: None,
             self_test: None,
             uid: None,
@@ -52,7 +52,7 @@ pub fn run(args: DoctorReaderArgs, config: Option<&Path>) -> i32 {
             check_reader(&board, usb.as_deref(), Duration::from_secs(args.wait), Arc::new(SystemClock::new()))
         }
         Err(detail) => ReaderCheck {
-            verdict: Verdict::Fail,
+            verdict: ReaderVerdict::Fail,
             reader: None,
             self_test: None,
             uid: None,
@@ -67,8 +67,8 @@ pub fn run(args: DoctorReaderArgs, config: Option<&Path>) -> i32 {
         print_human(&check);
     }
     match check.verdict {
-        Verdict::Ok | Verdict::Warn => 0,
-        Verdict::Fail => 1,
+        ReaderVerdict::Ok | ReaderVerdict::Warn => 0,
+        ReaderVerdict::Fail => 1,
     }
 }
 
@@ -104,9 +104,9 @@ fn resolve_board(args: &DoctorReaderArgs, config: Option<&Path>) -> Result<(Boar
 
 fn print_human(c: &ReaderCheck) {
     let mark = match c.verdict {
-        Verdict::Ok => "ok  ",
-        Verdict::Warn => "warn",
-        Verdict::Fail => "FAIL",
+        ReaderVerdict::Ok => "ok  ",
+        ReaderVerdict::Warn => "warn",
+        ReaderVerdict::Fail => "FAIL",
     };
     println!("[{mark}] reader: {}", c.detail);
     if let Some(r) = &c.reader {

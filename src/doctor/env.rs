@@ -71,7 +71,7 @@ impl ReaderTarget {
         }
         match (board.map(|b| &b.reader), &cfg.usb_reader) {
             (_, Some(name)) => ReaderTarget::Evdev(Some(name.clone())),
-            (Some(ReaderSpec::Sim), None) => ReaderTarget::Sim,
+            (Some(ReaderSpec::Sim(_)), None) => ReaderTarget::Sim,
             (Some(ReaderSpec::Usb(u)), None) => ReaderTarget::Evdev(u.device.clone()),
             (Some(ReaderSpec::Mfrc522(m)), None) => ReaderTarget::Spi(PathBuf::from(format!("/dev/spidev{}.{}", m.spi_bus, m.chip_select))),
             (None, None) => ReaderTarget::Spi(PathBuf::from("/dev/spidev0.0")),

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub enum ReaderVerdict {
     Ok,
     Warn,
     Fail,
@@ -28,7 +28,7 @@ pub enum Verdict {
 /// What the reader check found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReaderCheck {
-    pub verdict: Verdict,
+    pub verdict: ReaderVerdict,
     /// The reader as opened (chip version or USB device), if it opened.
     pub reader: Option<String>,
     pub self_test: Option<String>,
@@ -44,7 +44,7 @@ pub struct ReaderCheck {
 
 impl ReaderCheck {
     fn fail(reader: Option<String>, detail: impl Into<String>, hint: impl Into<String>) -> Self {
-        ReaderCheck { verdict: Verdict::Fail, reader, self_test: None, uid: None, detail: detail.into(), hint: Some(hint.into()), counters: None }
+        ReaderCheck { verdict: ReaderVerdict::Fail, reader, self_test: None, uid: None, detail: detail.into(), hint: Some(hint.into()), counters: None }
     }
 }
 
@@ -53,7 +53,7 @@ impl ReaderCheck {
 pub fn check_reader(board: &Board, usb_override: Option<&str>, wait: Duration, clock: Arc<dyn Clock>) -> ReaderCheck {
     match &board.reader {
         ReaderSpec::Sim(_) => ReaderCheck {
-            verdict: Verdict::Ok,
+            verdict: ReaderVerdict::Ok,
             reader: Some("simulated reader".into()),
             self_test: None,
             uid: None,
@@ -124,8 +124,8 @@ where
     let mut reader = PolledReader::new(Mfrc522Source::new(driver, "SPI"), presence, clock, sleeper);
     let mut check = wait_for_card(&mut reader, wait, Some(self_test));
     check.reader = Some(version.describe());
-    if warn && check.verdict == Verdict::Ok {
-        check.verdict = Verdict::Warn;
+    if warn && check.verdict == ReaderVerdict::Ok {
+        check.verdict = ReaderVerdict::Warn;
         check.hint = Some("the chip is not a genuine MFRC522 or failed its self-test: replace it if reads are unreliable".into());
     }
     check
@@ -135,7 +135,7 @@ fn wait_for_card(reader: &mut dyn CardReader, wait: Duration, self_test: Option<
     let described = reader.describe();
     if wait.is_zero() {
         return ReaderCheck {
-            verdict: Verdict::Ok,
+            verdict: ReaderVerdict::Ok,
             reader: Some(described),
             self_test,
             uid: None,
@@ -148,7 +148,7 @@ fn wait_for_card(reader: &mut dyn CardReader, wait: Duration, self_test: Option<
     let counters = Some(reader.counters());
     let check = match read {
         Ok(Some(uid)) => ReaderCheck {
-            verdict: Verdict::Ok,
+            verdict: ReaderVerdict::Ok,
             reader: Some(described),
             self_test,
             uid: Some(uid.to_string()),
@@ -189,7 +189,7 @@ mod tests {
         let chip = SimChip::new(0x92);
         chip.add_card(SimCard::new(&[0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6], 0x00).unwrap());
         let c = run(&chip, 2000);
-        assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+        assert_eq!(c.verdict, ReaderVerdict::Ok, "{c:?}");
         assert_eq!(c.uid.as_deref(), Some("04A1B2C3D4E5F6"));
         let n = c.counters.expect("the check reports the reader's counters");
         assert!(n.reads >= 1 && n.faults == 0, "{n:?}");
@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn no_card_within_the_wait_fails_with_a_hint() {
         let c = run(&SimChip::new(0x91), 1000);
-        assert_eq!(c.verdict, Verdict::Fail);
+        assert_eq!(c.verdict, ReaderVerdict::Fail);
         assert!(c.detail.contains("no card"));
         assert!(c.hint.is_some());
     }
@@ -210,7 +210,7 @@ mod tests {
         let chip = SimChip::new(0x12);
         chip.add_card(SimCard::new(&[1, 2, 3, 4], 0x08).unwrap());
         let c = run(&chip, 1000);
-        assert_eq!(c.verdict, Verdict::Warn);
+        assert_eq!(c.verdict, ReaderVerdict::Warn);
         assert!(c.self_test.unwrap().contains("no reference"));
     }
 
@@ -219,7 +219,7 @@ mod tests {
         let chip = SimChip::new(0x92);
         chip.set_disconnected(true);
         let c = run(&chip, 1000);
-        assert_eq!(c.verdict, Verdict::Fail);
+        assert_eq!(c.verdict, ReaderVerdict::Fail);
         assert!(c.detail.contains("no MFRC522"), "{}", c.detail);
     }
 }

@@ -7,6 +7,13 @@ use crate::model::{CardUid, Course, Member, Role};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 impl Store {
+    /// Members on this device's roster.
+    pub fn member_count(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT count(*) FROM members", [], |r| r.get(0))?)
+    }
+}
+
+impl Store {
     /// Replaces the roster atomically with `members` (version recorded in meta).
     pub fn replace_roster(&mut self, members: &[Member], version: u64) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

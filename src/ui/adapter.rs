@@ -6,7 +6,7 @@
 //! I/O (every `UiAction` is handed off to the sink).
 
 use super::ambient::{Ambient, Playback};
-use super::controller::{Input, Page, UiAction, UiController};
+use super::controller::{Touch, Page, UiAction, UiController};
 use super::generated as g;
 use super::lang::{self, Lang};
 use super::view::{self, ViewState};
@@ -160,13 +160,13 @@ impl KioskUi {
     }
 
     /// Feeds a touch as if it came from the .slint Actions global.
-    pub fn input(&self, input: Input) {
+    pub fn input(&self, input: Touch) {
         dispatch(&self.0, input);
     }
 
     /// Switches the language (as the header's button does) and tells the sink.
     pub fn set_language(&self, lang: Lang) {
-        dispatch(&self.0, Input::SetLanguage(lang.code().into()));
+        dispatch(&self.0, Touch::SetLanguage(lang.code().into()));
     }
 
     /// A PNG of what the window shows now (any backend that can snapshot).
@@ -190,7 +190,7 @@ pub fn render_to_png(window: &slint::Window) -> Result<Vec<u8>, UiError> {
     super::headless::Frame::from_rgba(&buf).png()
 }
 
-fn dispatch(shared: &Rc<Shared>, input: Input) {
+fn dispatch(shared: &Rc<Shared>, input: Touch) {
     let now = shared.clock.now().mono_ms;
     let actions = {
         let mut st = shared.state.borrow_mut();
@@ -231,34 +231,34 @@ fn wire(shared: &Rc<Shared>) {
             });
         }};
     }
-    on!(on_dismiss, || Input::Dismiss);
-    on!(on_set_language, |l| Input::SetLanguage(l.to_string()));
-    on!(on_open_library, || Input::OpenLibrary);
-    on!(on_open_technician, || Input::OpenTechnician);
-    on!(on_open_survey, || Input::OpenSurvey);
-    on!(on_start_session, |id| Input::StartSession { schedule_id: id.to_string() });
-    on!(on_end_session, || Input::EndSession);
-    on!(on_pick_course, |id| Input::PickCourse(id.to_string()));
-    on!(on_play, |id| Input::Play(id.to_string()));
-    on!(on_toggle_pause, || Input::TogglePause);
-    on!(on_seek, |d| Input::Seek(d));
-    on!(on_stop_video, || Input::StopVideo);
-    on!(on_rate, |n| Input::Rate(n));
-    on!(on_toggle_topic, |i| Input::ToggleTopic(i));
-    on!(on_submit_survey, || Input::SubmitSurvey);
-    on!(on_library_category, |i| Input::LibraryCategory(i));
-    on!(on_library_key, |k| Input::LibraryKey(k.to_string()));
-    on!(on_pin_key, |k| Input::PinKey(k.to_string()));
-    on!(on_reader_test, || Input::ReaderTest);
-    on!(on_sync_now, || Input::SyncNow);
-    on!(on_begin_enrol, || Input::BeginEnrol);
-    on!(on_enrol_key, |k| Input::EnrolKey(k.to_string()));
-    on!(on_enrol_member, |id| Input::EnrolMember(id.to_string()));
-    on!(on_wizard_key, |k| Input::WizardKey(k.to_string()));
-    on!(on_wizard_field, |i| Input::WizardField(i));
-    on!(on_wizard_board, |i| Input::WizardBoard(i));
-    on!(on_wizard_next, || Input::WizardNext);
-    on!(on_wizard_back, || Input::WizardBack);
+    on!(on_dismiss, || Touch::Dismiss);
+    on!(on_set_language, |l| Touch::SetLanguage(l.to_string()));
+    on!(on_open_library, || Touch::OpenLibrary);
+    on!(on_open_technician, || Touch::OpenTechnician);
+    on!(on_open_survey, || Touch::OpenSurvey);
+    on!(on_start_session, |id| Touch::StartSession { schedule_id: id.to_string() });
+    on!(on_end_session, || Touch::EndSession);
+    on!(on_pick_course, |id| Touch::PickCourse(id.to_string()));
+    on!(on_play, |id| Touch::Play(id.to_string()));
+    on!(on_toggle_pause, || Touch::TogglePause);
+    on!(on_seek, |d| Touch::Seek(d));
+    on!(on_stop_video, || Touch::StopVideo);
+    on!(on_rate, |n| Touch::Rate(n));
+    on!(on_toggle_topic, |i| Touch::ToggleTopic(i));
+    on!(on_submit_survey, || Touch::SubmitSurvey);
+    on!(on_library_category, |i| Touch::LibraryCategory(i));
+    on!(on_library_key, |k| Touch::LibraryKey(k.to_string()));
+    on!(on_pin_key, |k| Touch::PinKey(k.to_string()));
+    on!(on_reader_test, || Touch::ReaderTest);
+    on!(on_sync_now, || Touch::SyncNow);
+    on!(on_begin_enrol, || Touch::BeginEnrol);
+    on!(on_enrol_key, |k| Touch::EnrolKey(k.to_string()));
+    on!(on_enrol_member, |id| Touch::EnrolMember(id.to_string()));
+    on!(on_wizard_key, |k| Touch::WizardKey(k.to_string()));
+    on!(on_wizard_field, |i| Touch::WizardField(i));
+    on!(on_wizard_board, |i| Touch::WizardBoard(i));
+    on!(on_wizard_next, || Touch::WizardNext);
+    on!(on_wizard_back, || Touch::WizardBack);
 }
 
 /// Copies `v` into the globals, view by view; each view skips what equals

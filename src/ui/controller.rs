@@ -68,7 +68,7 @@ pub enum ReaderTestState {
 
 /// A touch on the screen, as the .slint Actions global reports it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Input {
+pub enum Touch {
     Dismiss,
     SetLanguage(String),
     OpenLibrary,
@@ -252,11 +252,11 @@ impl UiController {
     }
 
     /// A touch on the screen at monotonic time `now_mono_ms`.
-    pub fn input(&mut self, input: Input, ambient: &Ambient, now_mono_ms: i64) -> Vec<UiAction> {
+    pub fn input(&mut self, input: Touch, ambient: &Ambient, now_mono_ms: i64) -> Vec<UiAction> {
         self.last_touch_ms = now_mono_ms;
         let core = |e: Event| vec![UiAction::Core(e)];
         match input {
-            Input::Dismiss => {
+            Touch::Dismiss => {
                 if self.overlay.take().is_some() {
                     self.pin.clear();
                     self.pin_wrong = false;
@@ -264,29 +264,29 @@ impl UiController {
                 }
                 core(Event::Dismiss)
             }
-            Input::SetLanguage(code) => match Lang::parse(&code) {
+            Touch::SetLanguage(code) => match Lang::parse(&code) {
                 Some(l) if l != self.lang => {
                     self.lang = l;
                     vec![UiAction::LanguageChanged(l)]
                 }
                 _ => vec![],
             },
-            Input::OpenLibrary => {
+            Touch::OpenLibrary => {
                 self.overlay = Some(Overlay::Library);
                 vec![]
             }
-            Input::OpenTechnician => {
+            Touch::OpenTechnician => {
                 self.overlay = Some(Overlay::Pin);
                 self.pin.clear();
                 self.pin_wrong = false;
                 vec![]
             }
-            Input::OpenSurvey => {
+            Touch::OpenSurvey => {
                 self.survey_chosen = vec![false; ambient.survey_topics.len()];
                 self.overlay = Some(Overlay::Survey);
                 vec![]
             }
-            Input::StartSession { schedule_id } => {
+            Touch::StartSession { schedule_id } => {
                 let scheduled = ambient.schedule.iter().find(|s| !schedule_id.is_empty() && s.id == schedule_id);
                 let title = match scheduled {
                     Some(s) => s.title.clone(),
@@ -297,28 +297,28 @@ impl UiController {
                 };
                 core(Event::StartSession { schedule_id: scheduled.map(|s| s.id.clone()), title })
             }
-            Input::EndSession => core(Event::EndSession),
-            Input::PickCourse(id) => {
+            Touch::EndSession => core(Event::EndSession),
+            Touch::PickCourse(id) => {
                 if ambient.courses.iter().any(|c| c.course.id == id) {
                     self.picked_course = Some(id);
                 }
                 self.overlay = None;
                 vec![]
             }
-            Input::Play(id) if !id.is_empty() => vec![UiAction::PlayCourse { course_id: id }],
-            Input::Play(_) => vec![],
-            Input::TogglePause => vec![UiAction::TogglePause],
-            Input::Seek(d) => vec![UiAction::Seek { delta_s: d }],
-            Input::StopVideo => vec![UiAction::StopVideo],
-            Input::Rate(n) if (1..=5).contains(&n) => core(Event::RatingGiven { stars: n as u8 }),
-            Input::Rate(_) => vec![],
-            Input::ToggleTopic(i) => {
+            Touch::Play(id) if !id.is_empty() => vec![UiAction::PlayCourse { course_id: id }],
+            Touch::Play(_) => vec![],
+            Touch::TogglePause => vec![UiAction::TogglePause],
+            Touch::Seek(d) => vec![UiAction::Seek { delta_s: d }],
+            Touch::StopVideo => vec![UiAction::StopVideo],
+            Touch::Rate(n) if (1..=5).contains(&n) => core(Event::RatingGiven { stars: n as u8 }),
+            Touch::Rate(_) => vec![],
+            Touch::ToggleTopic(i) => {
                 if let Some(c) = usize::try_from(i).ok().and_then(|i| self.survey_chosen.get_mut(i)) {
                     *c = !*c;
                 }
                 vec![]
             }
-            Input::SubmitSurvey => {
+            Touch::SubmitSurvey => {
                 let topics: Vec<String> = ambient
                     .survey_topics
                     .iter()
@@ -332,15 +332,15 @@ impl UiController {
                 }
                 core(Event::SurveyAnswered { topics })
             }
-            Input::LibraryCategory(i) => {
+            Touch::LibraryCategory(i) => {
                 self.library_category = usize::try_from(i).ok();
                 vec![]
             }
-            Input::LibraryKey(k) => {
+            Touch::LibraryKey(k) => {
                 edit(&mut self.library_query, &k, MAX_QUERY);
                 vec![]
             }
-            Input::PinKey(k) => match k.as_str() {
+            Touch::PinKey(k) => match k.as_str() {
                 "ok" if !self.pin.is_empty() => vec![UiAction::TechnicianPin(std::mem::take(&mut self.pin))],
                 "ok" => vec![],
                 d if d.len() == 1 && d.chars().all(|c| c.is_ascii_digit()) => {
@@ -356,44 +356,44 @@ impl UiController {
                 }
                 _ => vec![],
             },
-            Input::ReaderTest => {
+            Touch::ReaderTest => {
                 self.reader_test = ReaderTestState::Waiting;
                 vec![UiAction::ReaderTest]
             }
-            Input::SyncNow => vec![UiAction::SyncNow],
-            Input::BeginEnrol => core(Event::BeginEnrol),
-            Input::EnrolKey(k) => {
+            Touch::SyncNow => vec![UiAction::SyncNow],
+            Touch::BeginEnrol => core(Event::BeginEnrol),
+            Touch::EnrolKey(k) => {
                 edit(&mut self.enrol_query, &k, MAX_QUERY);
                 vec![]
             }
-            Input::EnrolMember(member_id) => match &self.core {
+            Touch::EnrolMember(member_id) => match &self.core {
                 Screen::Enrol { uid: Some(uid) } if ambient.roster.iter().any(|m| m.id == member_id) => {
                     core(Event::EnrolCard { uid: uid.clone(), member_id })
                 }
                 _ => vec![],
             },
-            Input::WizardKey(k) => {
+            Touch::WizardKey(k) => {
                 let next = self.wizard.as_mut().is_some_and(|w| w.key(&k));
                 if next {
                     return self.wizard_next();
                 }
                 vec![]
             }
-            Input::WizardField(i) => {
+            Touch::WizardField(i) => {
                 if let (Some(w), Ok(i)) = (self.wizard.as_mut(), usize::try_from(i)) {
                     w.select_field(i);
                 }
                 vec![]
             }
-            Input::WizardBoard(i) => {
+            Touch::WizardBoard(i) => {
                 let chosen = usize::try_from(i).ok().and_then(|i| ambient.boards.get(i));
                 if let (Some(w), Some(b)) = (self.wizard.as_mut(), chosen) {
                     w.choose_board(&b.value);
                 }
                 vec![]
             }
-            Input::WizardNext => self.wizard_next(),
-            Input::WizardBack => {
+            Touch::WizardNext => self.wizard_next(),
+            Touch::WizardBack => {
                 if let Some(w) = self.wizard.as_mut() {
                     w.back();
                 }

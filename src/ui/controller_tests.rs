@@ -1,7 +1,7 @@
 //! Controller and view-mapping tests: every touch and core screen, without a UI.
 
 use super::ambient::Playback;
-use super::controller::{Input, Page, UiAction, UiController, OVERLAY_TIMEOUT_MS};
+use super::controller::{Touch, Page, UiAction, UiController, OVERLAY_TIMEOUT_MS};
 use super::lang::Lang;
 use super::samples;
 use super::view::{self, OutcomeKind};
@@ -22,7 +22,7 @@ fn trainer() -> Screen {
 fn a_tap_closes_the_library_because_the_core_screen_wins() {
     let a = samples::ambient();
     let mut c = ctl_with(Screen::Idle);
-    assert!(c.input(Input::OpenLibrary, &a, 0).is_empty());
+    assert!(c.input(Touch::OpenLibrary, &a, 0).is_empty());
     assert_eq!(c.page(), Page::Library);
     c.show(Screen::Member(samples::member_view(MemberOutcome::SignedIn)));
     assert_eq!(c.page(), Page::Member);
@@ -32,18 +32,18 @@ fn a_tap_closes_the_library_because_the_core_screen_wins() {
 fn back_on_a_ui_page_closes_it_and_back_on_a_core_screen_tells_the_core() {
     let a = samples::ambient();
     let mut c = ctl_with(Screen::Member(samples::member_view(MemberOutcome::Status)));
-    c.input(Input::OpenSurvey, &a, 0);
-    assert_eq!(c.input(Input::Dismiss, &a, 1), vec![]);
+    c.input(Touch::OpenSurvey, &a, 0);
+    assert_eq!(c.input(Touch::Dismiss, &a, 1), vec![]);
     assert_eq!(c.page(), Page::Member);
-    assert_eq!(c.input(Input::Dismiss, &a, 2), vec![UiAction::Core(Event::Dismiss)]);
+    assert_eq!(c.input(Touch::Dismiss, &a, 2), vec![UiAction::Core(Event::Dismiss)]);
 }
 
 #[test]
 fn ui_pages_close_after_a_minute_without_a_touch() {
     let a = samples::ambient();
     let mut c = ctl_with(Screen::Idle);
-    c.input(Input::OpenTechnician, &a, 1_000);
-    c.input(Input::PinKey("1".into()), &a, 2_000);
+    c.input(Touch::OpenTechnician, &a, 1_000);
+    c.input(Touch::PinKey("1".into()), &a, 2_000);
     assert!(!c.tick(2_000 + OVERLAY_TIMEOUT_MS - 1));
     assert_eq!(c.page(), Page::Pin);
     assert!(c.tick(2_000 + OVERLAY_TIMEOUT_MS));
@@ -55,16 +55,16 @@ fn ui_pages_close_after_a_minute_without_a_touch() {
 fn the_pin_is_handed_over_on_ok_and_a_wrong_one_is_said_so() {
     let a = samples::ambient();
     let mut c = ctl_with(Screen::Idle);
-    c.input(Input::OpenTechnician, &a, 0);
+    c.input(Touch::OpenTechnician, &a, 0);
     for k in ["1", "2", "x", "3", "back", "4"] {
-        assert!(c.input(Input::PinKey(k.into()), &a, 0).is_empty());
+        assert!(c.input(Touch::PinKey(k.into()), &a, 0).is_empty());
     }
-    assert_eq!(c.input(Input::PinKey("ok".into()), &a, 0), vec![UiAction::TechnicianPin("124".into())]);
+    assert_eq!(c.input(Touch::PinKey("ok".into()), &a, 0), vec![UiAction::TechnicianPin("124".into())]);
     c.pin_rejected();
     let v = view::build(&c, &a, &Playback::default());
     assert!(v.pin.wrong);
     assert_eq!(v.pin.length, 0);
-    assert!(c.input(Input::PinKey("ok".into()), &a, 0).is_empty(), "an empty PIN is not sent");
+    assert!(c.input(Touch::PinKey("ok".into()), &a, 0).is_empty(), "an empty PIN is not sent");
 }
 
 #[test]
@@ -72,7 +72,7 @@ fn a_scheduled_session_starts_with_its_own_title() {
     let a = samples::ambient();
     let mut c = ctl_with(trainer());
     assert_eq!(
-        c.input(Input::StartSession { schedule_id: "s2".into() }, &a, 0),
+        c.input(Touch::StartSession { schedule_id: "s2".into() }, &a, 0),
         vec![UiAction::Core(Event::StartSession { schedule_id: Some("s2".into()), title: "党章党规微党课".into() })]
     );
 }
@@ -81,13 +81,13 @@ fn a_scheduled_session_starts_with_its_own_title() {
 fn an_ad_hoc_session_is_named_after_the_picked_course_or_generically() {
     let a = samples::ambient();
     let mut c = ctl_with(trainer());
-    let start = |c: &mut UiController| c.input(Input::StartSession { schedule_id: String::new() }, &a, 0);
+    let start = |c: &mut UiController| c.input(Touch::StartSession { schedule_id: String::new() }, &a, 0);
     assert_eq!(start(&mut c), vec![UiAction::Core(Event::StartSession { schedule_id: None, title: "临时课次".into() })]);
-    c.input(Input::OpenLibrary, &a, 0);
-    c.input(Input::PickCourse("c-law".into()), &a, 0);
+    c.input(Touch::OpenLibrary, &a, 0);
+    c.input(Touch::PickCourse("c-law".into()), &a, 0);
     assert_eq!(c.page(), Page::Trainer, "picking a course closes the library");
     assert_eq!(start(&mut c), vec![UiAction::Core(Event::StartSession { schedule_id: None, title: "民法典与社区生活".into() })]);
-    c.input(Input::SetLanguage("en".into()), &a, 0);
+    c.input(Touch::SetLanguage("en".into()), &a, 0);
     assert_eq!(start(&mut c), vec![UiAction::Core(Event::StartSession { schedule_id: None, title: "The Civil Code and community life".into() })]);
 }
 
@@ -95,16 +95,16 @@ fn an_ad_hoc_session_is_named_after_the_picked_course_or_generically() {
 fn a_course_that_is_not_in_the_catalogue_cannot_be_picked() {
     let a = samples::ambient();
     let mut c = ctl_with(trainer());
-    c.input(Input::PickCourse("nope".into()), &a, 0);
+    c.input(Touch::PickCourse("nope".into()), &a, 0);
     assert_eq!(view::build(&c, &a, &Playback::default()).trainer.picked_course_id, "");
-    assert!(c.input(Input::Play(String::new()), &a, 0).is_empty());
+    assert!(c.input(Touch::Play(String::new()), &a, 0).is_empty());
 }
 
 #[test]
 fn the_picked_course_is_forgotten_when_the_trainer_leaves() {
     let a = samples::ambient();
     let mut c = ctl_with(trainer());
-    c.input(Input::PickCourse("c-rules".into()), &a, 0);
+    c.input(Touch::PickCourse("c-rules".into()), &a, 0);
     c.show(Screen::Player { course_id: "c-rules".into(), title: "t".into() });
     c.show(trainer());
     assert_eq!(view::build(&c, &a, &Playback::default()).trainer.picked_course_id, "c-rules", "kept across the video");
@@ -117,23 +117,23 @@ fn the_picked_course_is_forgotten_when_the_trainer_leaves() {
 fn only_one_to_five_stars_reach_the_core() {
     let a = samples::ambient();
     let mut c = ctl_with(Screen::RatingPrompt { member_name: "王芳".into(), session_title: "t".into() });
-    assert!(c.input(Input::Rate(0), &a, 0).is_empty());
-    assert!(c.input(Input::Rate(6), &a, 0).is_empty());
-    assert_eq!(c.input(Input::Rate(4), &a, 0), vec![UiAction::Core(Event::RatingGiven { stars: 4 })]);
+    assert!(c.input(Touch::Rate(0), &a, 0).is_empty());
+    assert!(c.input(Touch::Rate(6), &a, 0).is_empty());
+    assert_eq!(c.input(Touch::Rate(4), &a, 0), vec![UiAction::Core(Event::RatingGiven { stars: 4 })]);
 }
 
 #[test]
 fn the_survey_sends_the_chosen_topics_and_an_empty_one_sends_nothing() {
     let a = samples::ambient();
     let mut c = ctl_with(Screen::Member(samples::member_view(MemberOutcome::Status)));
-    c.input(Input::OpenSurvey, &a, 0);
-    assert!(c.input(Input::SubmitSurvey, &a, 0).is_empty());
-    c.input(Input::OpenSurvey, &a, 0);
+    c.input(Touch::OpenSurvey, &a, 0);
+    assert!(c.input(Touch::SubmitSurvey, &a, 0).is_empty());
+    c.input(Touch::OpenSurvey, &a, 0);
     for i in [0, 2, 2, 3, 99, -1] {
-        c.input(Input::ToggleTopic(i), &a, 0);
+        c.input(Touch::ToggleTopic(i), &a, 0);
     }
     assert_eq!(
-        c.input(Input::SubmitSurvey, &a, 0),
+        c.input(Touch::SubmitSurvey, &a, 0),
         vec![UiAction::Core(Event::SurveyAnswered { topics: vec![a.survey_topics[0].clone(), a.survey_topics[3].clone()] })]
     );
 }
@@ -143,11 +143,11 @@ fn a_card_is_enrolled_only_for_a_pending_card_and_a_known_member() {
     let a = samples::ambient();
     let uid = CardUid::parse("04C0FFEE").unwrap();
     let mut c = ctl_with(Screen::Enrol { uid: None });
-    assert!(c.input(Input::EnrolMember("m001".into()), &a, 0).is_empty());
+    assert!(c.input(Touch::EnrolMember("m001".into()), &a, 0).is_empty());
     c.show(Screen::Enrol { uid: Some(uid.clone()) });
-    assert!(c.input(Input::EnrolMember("ghost".into()), &a, 0).is_empty());
+    assert!(c.input(Touch::EnrolMember("ghost".into()), &a, 0).is_empty());
     assert_eq!(
-        c.input(Input::EnrolMember("m002".into()), &a, 0),
+        c.input(Touch::EnrolMember("m002".into()), &a, 0),
         vec![UiAction::Core(Event::EnrolCard { uid, member_id: "m002".into() })]
     );
 }
@@ -157,7 +157,7 @@ fn enrolment_candidates_follow_the_typed_text() {
     let a = samples::ambient();
     let mut c = ctl_with(Screen::Enrol { uid: Some(CardUid::parse("01020304").unwrap()) });
     for k in ["t", "0"] {
-        c.input(Input::EnrolKey(k.into()), &a, 0);
+        c.input(Touch::EnrolKey(k.into()), &a, 0);
     }
     let names: Vec<String> = view::build(&c, &a, &Playback::default()).enrol.candidates.into_iter().map(|r| r.text).collect();
     assert_eq!(names, vec!["李老师", "周老师"]);
@@ -167,9 +167,9 @@ fn enrolment_candidates_follow_the_typed_text() {
 fn a_language_change_is_reported_once() {
     let a = samples::ambient();
     let mut c = UiController::new();
-    assert_eq!(c.input(Input::SetLanguage("en".into()), &a, 0), vec![UiAction::LanguageChanged(Lang::En)]);
-    assert!(c.input(Input::SetLanguage("en".into()), &a, 0).is_empty());
-    assert!(c.input(Input::SetLanguage("klingon".into()), &a, 0).is_empty());
+    assert_eq!(c.input(Touch::SetLanguage("en".into()), &a, 0), vec![UiAction::LanguageChanged(Lang::En)]);
+    assert!(c.input(Touch::SetLanguage("en".into()), &a, 0).is_empty());
+    assert!(c.input(Touch::SetLanguage("klingon".into()), &a, 0).is_empty());
     assert_eq!(view::build(&c, &a, &Playback::default()).common.date, "Thu 5 Mar 2026");
 }
 
@@ -224,9 +224,9 @@ fn a_first_boot_shows_the_wizard_over_everything() {
     c.set_first_boot(true);
     c.show(Screen::Member(samples::member_view(MemberOutcome::Status)));
     assert_eq!(c.page(), Page::Provision);
-    c.input(Input::WizardNext, &a, 0);
+    c.input(Touch::WizardNext, &a, 0);
     for ch in "d01".chars() {
-        c.input(Input::WizardKey(ch.to_string()), &a, 0);
+        c.input(Touch::WizardKey(ch.to_string()), &a, 0);
     }
     let v = view::build(&c, &a, &Playback::default());
     assert_eq!(v.wizard.step, 1);
@@ -259,12 +259,12 @@ fn the_wizard_board_step_lists_the_ambient_boards_and_marks_the_chosen_one() {
     let mut c = UiController::new();
     c.set_first_boot(true);
     c.wizard.as_mut().expect("wizard").step = super::wizard::STEP_BOARD;
-    c.input(Input::WizardBoard(7), &a, 0);
-    c.input(Input::WizardBoard(-1), &a, 0);
+    c.input(Touch::WizardBoard(7), &a, 0);
+    c.input(Touch::WizardBoard(-1), &a, 0);
     let v = view::build(&c, &a, &Playback::default());
     assert_eq!(v.wizard.boards.len(), 3);
     assert!(v.wizard.boards.iter().all(|b| !b.2), "an index outside the list chooses nothing");
-    c.input(Input::WizardBoard(2), &a, 0);
+    c.input(Touch::WizardBoard(2), &a, 0);
     let v = view::build(&c, &a, &Playback::default());
     assert_eq!(v.wizard.boards[2], ("usb".to_string(), "pi4-usb-reader".to_string(), true));
     assert_eq!(v.wizard.fields[0].1, "pi4-usb-reader", "the field shows the board file's name");

@@ -5,7 +5,7 @@
 
 use super::adapter::{with_current, KioskUi};
 use super::ambient::{Ambient, Playback};
-use super::controller::Input;
+use super::controller::Touch;
 use super::UiError;
 use crate::core::Screen;
 use crate::model::CardUid;
@@ -56,7 +56,7 @@ impl UiHandle {
     }
 
     /// Feeds a touch as if it came from the screen (remote control, tests).
-    pub fn input(&self, input: Input) -> Result<(), UiError> {
+    pub fn input(&self, input: Touch) -> Result<(), UiError> {
         self.post(move |ui| ui.input(input))
     }
 

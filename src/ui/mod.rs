@@ -35,7 +35,7 @@ mod controller_tests;
 
 pub use adapter::{render_to_png, KioskUi};
 pub use ambient::{Ambient, DeviceFact, LibraryCourse, LinkState, Playback, RosterEntry, ScheduleItem, SyncState};
-pub use controller::{Input, Page, UiAction, UiController};
+pub use controller::{Page, Touch, UiAction, UiController};
 pub use handle::UiHandle;
 pub use headless::{Frame, Headless, HeadlessPlatform};
 pub use lang::Lang;

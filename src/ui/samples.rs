@@ -3,7 +3,7 @@
 //! reproducible; never used by the running kiosk's logic.
 
 use super::ambient::{Ambient, DeviceFact, LibraryCourse, LinkState, RosterEntry, ScheduleItem};
-use super::controller::{Input, Page};
+use super::controller::{Touch, Page};
 use crate::board::BoardChoice;
 use crate::core::{Attendee, ErrorKind, MemberOutcome, MemberView, Screen, SessionView, TrainerView};
 use crate::model::{CardUid, Millis, OwedCourse};
@@ -92,56 +92,56 @@ pub struct Sample {
     pub name: &'static str,
     pub page: Page,
     pub screen: Screen,
-    pub inputs: Vec<Input>,
+    pub inputs: Vec<Touch>,
     pub first_boot: bool,
 }
 
-fn s(name: &'static str, page: Page, screen: Screen, inputs: Vec<Input>) -> Sample {
+fn s(name: &'static str, page: Page, screen: Screen, inputs: Vec<Touch>) -> Sample {
     Sample { name, page, screen, inputs, first_boot: false }
 }
 
 pub fn all() -> Vec<Sample> {
     let trainer = |running| Screen::Trainer(trainer_view(running));
-    let keys = |t: &str| t.chars().map(|c| Input::WizardKey(c.to_string())).collect::<Vec<_>>();
+    let keys = |t: &str| t.chars().map(|c| Touch::WizardKey(c.to_string())).collect::<Vec<_>>();
     // The wizard, step by step: each sample goes one step further.
-    let mut wizard = vec![Input::WizardNext];
+    let mut wizard = vec![Touch::WizardNext];
     wizard.extend(keys("d01"));
-    wizard.push(Input::WizardField(1));
+    wizard.push(Touch::WizardField(1));
     wizard.extend(keys("c17"));
-    wizard.push(Input::WizardField(2));
+    wizard.push(Touch::WizardField(2));
     let mut board = wizard.clone();
     board.extend(keys("pi-07"));
-    board.push(Input::WizardNext);
+    board.push(Touch::WizardNext);
     let mut hub = board.clone();
-    board.push(Input::WizardBoard(1));
-    hub.extend([Input::WizardBoard(0), Input::WizardNext]);
+    board.push(Touch::WizardBoard(1));
+    hub.extend([Touch::WizardBoard(0), Touch::WizardNext]);
     hub.extend(keys("mqtts://hub.example.cn:8883"));
-    hub.push(Input::WizardField(1));
+    hub.push(Touch::WizardField(1));
     let key = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
     let mut confirm = hub.clone();
     hub.extend(keys(&key[..36]));
     confirm.extend(keys(key));
-    confirm.push(Input::WizardNext);
+    confirm.push(Touch::WizardNext);
     confirm.extend(keys("258036"));
-    confirm.push(Input::WizardNext);
+    confirm.push(Touch::WizardNext);
     let first_boot = |name, inputs| Sample { name, page: Page::Provision, screen: Screen::Idle, inputs, first_boot: true };
     vec![
         s("idle", Page::Idle, Screen::Idle, vec![]),
         s("member-signed-in", Page::Member, Screen::Member(member_view(MemberOutcome::SignedIn)), vec![]),
         s("member-already", Page::Member, Screen::Member(member_view(MemberOutcome::AlreadySignedIn { since_ms: NOW_MS - 20 * MIN })), vec![]),
         s("unknown-card", Page::UnknownCard, Screen::UnknownCard { uid: uid("04A1B2FF") }, vec![]),
-        s("trainer-start", Page::Trainer, trainer(false), vec![Input::PickCourse("c-rules".into())]),
-        s("trainer-session", Page::Trainer, trainer(true), vec![Input::PickCourse("c-rules".into())]),
+        s("trainer-start", Page::Trainer, trainer(false), vec![Touch::PickCourse("c-rules".into())]),
+        s("trainer-session", Page::Trainer, trainer(true), vec![Touch::PickCourse("c-rules".into())]),
         s("player", Page::Player, Screen::Player { course_id: "c-rules".into(), title: "党章党规微党课".into() }, vec![]),
         s("rating", Page::RatingPrompt, Screen::RatingPrompt { member_name: "王芳".into(), session_title: "党章党规微党课".into() }, vec![]),
         s("rating-thanks", Page::RatingThanks, Screen::RatingThanks { member_name: "王芳".into(), stars: 5 }, vec![]),
-        s("survey", Page::Survey, Screen::Member(member_view(MemberOutcome::Status)), vec![Input::OpenSurvey, Input::ToggleTopic(1), Input::ToggleTopic(4)]),
+        s("survey", Page::Survey, Screen::Member(member_view(MemberOutcome::Status)), vec![Touch::OpenSurvey, Touch::ToggleTopic(1), Touch::ToggleTopic(4)]),
         s("survey-thanks", Page::SurveyThanks, Screen::SurveyThanks, vec![]),
-        s("library", Page::Library, trainer(true), vec![Input::OpenLibrary, Input::PickCourse("c-rules".into()), Input::OpenLibrary]),
-        s("pin", Page::Pin, Screen::Idle, vec![Input::OpenTechnician, Input::PinKey("1".into()), Input::PinKey("2".into())]),
-        s("technician", Page::Technician, Screen::Technician { name: "陈工".into() }, vec![Input::ReaderTest]),
+        s("library", Page::Library, trainer(true), vec![Touch::OpenLibrary, Touch::PickCourse("c-rules".into()), Touch::OpenLibrary]),
+        s("pin", Page::Pin, Screen::Idle, vec![Touch::OpenTechnician, Touch::PinKey("1".into()), Touch::PinKey("2".into())]),
+        s("technician", Page::Technician, Screen::Technician { name: "陈工".into() }, vec![Touch::ReaderTest]),
         s("enrol-wait", Page::Enrol, Screen::Enrol { uid: None }, vec![]),
-        s("enrol-choose", Page::Enrol, Screen::Enrol { uid: Some(uid("04C0FFEE")) }, vec![Input::EnrolKey("m".into()), Input::EnrolKey("0".into())]),
+        s("enrol-choose", Page::Enrol, Screen::Enrol { uid: Some(uid("04C0FFEE")) }, vec![Touch::EnrolKey("m".into()), Touch::EnrolKey("0".into())]),
         first_boot("provision-language", vec![]),
         first_boot("provision", wizard),
         first_boot("provision-board", board),
