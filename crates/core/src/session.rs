@@ -276,15 +276,20 @@ impl Kiosk {
         if pending.as_ref() != Some(&uid) {
             return refused();
         }
-        let id = ids.next();
         self.focus(Focus::Technician { name: name.clone(), enrolling: false, pending: None, pin }, now);
-        vec![
-            Effect::Write(Record::CardEnrolled { uid: uid.clone(), member_id: member_id.clone(), at_ms: now.wall_ms }),
-            Effect::Enqueue(payload::card_enrolled(&id, &uid, &member_id, now.wall_ms, now.synced)),
-            Effect::Show(Screen::Technician { name }),
-            Effect::Sound(Signal::Ok),
-        ]
+        let mut fx = enrolled(&uid, &member_id, now, ids);
+        fx.extend([Effect::Show(Screen::Technician { name }), Effect::Sound(Signal::Ok)]);
+        fx
     }
+}
+
+/// The record and the hub message of one enrolment, however it was asked for.
+fn enrolled(uid: &CardUid, member_id: &str, now: Now, ids: &mut Ids) -> Vec<Effect> {
+    let id = ids.next();
+    vec![
+        Effect::Write(Record::CardEnrolled { uid: uid.clone(), member_id: member_id.to_string(), at_ms: now.wall_ms }),
+        Effect::Enqueue(payload::card_enrolled(&id, uid, member_id, now.wall_ms, now.synced)),
+    ]
 }
 
 impl Kiosk {
@@ -295,11 +300,7 @@ impl Kiosk {
         if !on_roster {
             return Vec::new();
         }
-        let id = ids.next();
-        vec![
-            Effect::Write(Record::CardEnrolled { uid: uid.clone(), member_id: member_id.clone(), at_ms: now.wall_ms }),
-            Effect::Enqueue(payload::card_enrolled(&id, &uid, &member_id, now.wall_ms, now.synced)),
-        ]
+        enrolled(&uid, &member_id, now, ids)
     }
 }
 
